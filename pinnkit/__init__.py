@@ -1,0 +1,55 @@
+"""pinnkit: neural-network PDE solvers in JAX and Equinox, built for high dimensions.
+
+Public names are re-exported here from private modules.
+"""
+
+from ._domain.domains import (
+    AbstractDomain as AbstractDomain,
+    Ball as Ball,
+    Box as Box,
+    Sphere as Sphere,
+)
+from ._estimator.base import AbstractEstimator as AbstractEstimator
+from ._estimator.exact import (
+    Exact as Exact,
+    ExactJet as ExactJet,
+    ForwardLaplacian as ForwardLaplacian,
+)
+from ._estimator.registry import ESTIMATORS as ESTIMATORS, make_estimator as make_estimator
+from ._loss.losses import (
+    AbstractLoss as AbstractLoss,
+    BoundaryLoss as BoundaryLoss,
+    CollocationBatch as CollocationBatch,
+    DataLoss as DataLoss,
+    ResidualLoss as ResidualLoss,
+    TargetBatch as TargetBatch,
+    WeightedSum as WeightedSum,
+)
+from ._network.base import AbstractNetwork as AbstractNetwork
+from ._network.mlp import (
+    MLP as MLP,
+    HardDirichlet as HardDirichlet,
+    unit_ball_distance as unit_ball_distance,
+)
+from ._operator.base import (
+    AbstractOperator as AbstractOperator,
+    Diffusion as Diffusion,
+    Gradient as Gradient,
+    Laplacian as Laplacian,
+    Partial as Partial,
+    Scaled as Scaled,
+    Sum as Sum,
+    Value as Value,
+)
+from ._operator.pde import AbstractPDE as AbstractPDE
+from ._sampler.base import AbstractSampler as AbstractSampler, UniformSampler as UniformSampler
+from ._solver.pinn import (
+    RESULTS as RESULTS,
+    PINNSolver as PINNSolver,
+    Solution as Solution,
+    linear_decay_adam as linear_decay_adam,
+)
+from ._solver.reference import TestSet as TestSet
+
+
+__version__ = "0.1.0"

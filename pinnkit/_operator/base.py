@@ -1,0 +1,234 @@
+"""Linear differential operators: what to differentiate, not how."""
+
+import abc
+from collections.abc import Iterator
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from .._types import Point, ScalarField
+
+
+class AbstractOperator(eqx.Module):
+    r"""A linear differential operator $L$, applied to a scalar field $u$ at a point $x$.
+
+    An operator only *describes* the contraction $L u(x) = \sum_k \langle C_k, D^k u(x)\rangle$;
+    an [`pinnkit.AbstractEstimator`][] decides how to compute (or estimate) it. Every operator
+    also knows its reference value by nested automatic differentiation, [`exact`][], which the
+    tests use to check every estimator.
+
+    Operators compose linearly: `2.0 * Laplacian() + Partial((0,))` is an operator too.
+    """
+
+    @property
+    @abc.abstractmethod
+    def order(self) -> int:
+        """The highest derivative order the operator involves."""
+
+    @abc.abstractmethod
+    def exact(self, fn: ScalarField, x: Point) -> Array:
+        """The operator applied to `fn` at `x` by nested automatic differentiation.
+
+        **Arguments:**
+
+        - `fn`: the scalar field $u: \\mathbb{R}^d \\to \\mathbb{R}$, acting on one point.
+        - `x`: the point, shape `(dim,)`.
+
+        **Returns:** $L u(x)$: a scalar, or shape `(dim,)` for [`pinnkit.Gradient`][].
+        """
+
+    def __add__(self, other: "AbstractOperator") -> "AbstractOperator":
+        if not isinstance(other, AbstractOperator):
+            return NotImplemented
+        return Sum((self, other))
+
+    def __mul__(self, scale: float) -> "AbstractOperator":
+        if not isinstance(scale, int | float):
+            return NotImplemented
+        return Scaled(self, float(scale))
+
+    __rmul__ = __mul__
+
+    def __neg__(self) -> "AbstractOperator":
+        return Scaled(self, -1.0)
+
+    def __sub__(self, other: "AbstractOperator") -> "AbstractOperator":
+        if not isinstance(other, AbstractOperator):
+            return NotImplemented
+        return Sum((self, Scaled(other, -1.0)))
+
+
+def check_point(x: Array, dim: int | None = None) -> None:
+    """Raise a clear error when `x` is not a single point (of dimension `dim`)."""
+    if x.ndim != 1:
+        raise ValueError(
+            f"operators act on one point of shape (dim,), got shape {x.shape}; "
+            "vmap over a batch of points instead"
+        )
+    if dim is not None and x.shape[0] != dim:
+        raise ValueError(
+            f"this operator is defined in dimension {dim}, got a point of shape {x.shape}"
+        )
+
+
+class Value(AbstractOperator):
+    """The identity operator: $u(x)$ itself (order 0)."""
+
+    @property
+    def order(self) -> int:
+        return 0
+
+    def exact(self, fn: ScalarField, x: Point) -> Float[Array, ""]:
+        check_point(x)
+        return fn(x)
+
+
+class Gradient(AbstractOperator):
+    r"""The gradient $\nabla u(x)$, a vector of shape `(dim,)` (order 1)."""
+
+    @property
+    def order(self) -> int:
+        return 1
+
+    def exact(self, fn: ScalarField, x: Point) -> Float[Array, " dim"]:
+        check_point(x)
+        return jax.grad(fn)(x)
+
+
+class Laplacian(AbstractOperator):
+    r"""The Laplacian $\Delta u = \sum_i \partial_i^2 u$ (order 2)."""
+
+    @property
+    def order(self) -> int:
+        return 2
+
+    def exact(self, fn: ScalarField, x: Point) -> Float[Array, ""]:
+        check_point(x)
+        return jnp.trace(jax.hessian(fn)(x))
+
+
+class Diffusion(AbstractOperator):
+    r"""A general second-order operator $\operatorname{tr}(C D^2 u) = \sum_{ij} C_{ij} \partial_i \partial_j u$.
+
+    **Arguments:**
+
+    - `matrix`: the coefficient matrix $C$, shape `(dim, dim)`. Only its symmetric part
+      matters. For the diffusion of an SDE $dX = \sigma\, dW$ pass $C = \sigma\sigma^\top / 2$.
+    """
+
+    matrix: Float[Array, "dim dim"]
+
+    def __init__(self, matrix: Float[Array, "dim dim"]):
+        matrix = jnp.asarray(matrix)
+        if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+            raise ValueError(
+                f"Diffusion needs a square (dim, dim) matrix, got shape {matrix.shape}"
+            )
+        self.matrix = matrix
+
+    @property
+    def order(self) -> int:
+        return 2
+
+    @property
+    def dim(self) -> int:
+        return self.matrix.shape[0]
+
+    def symmetric(self) -> Float[Array, "dim dim"]:
+        """The symmetric part $(C + C^\\top)/2$ of the coefficient matrix."""
+        return 0.5 * (self.matrix + self.matrix.T)
+
+    def exact(self, fn: ScalarField, x: Point) -> Float[Array, ""]:
+        check_point(x, self.dim)
+        return jnp.sum(self.matrix * jax.hessian(fn)(x))
+
+
+class Partial(AbstractOperator):
+    r"""A partial derivative $\partial_{i_1}\partial_{i_2}\cdots\partial_{i_k} u$.
+
+    **Arguments:**
+
+    - `indices`: the coordinates to differentiate along, one entry per derivative, so
+      `Partial((0, 0, 1))` is $\partial_0^2 \partial_1 u$ and `Partial((2,))` is $\partial_2 u$.
+    """
+
+    indices: tuple[int, ...] = eqx.field(static=True)
+
+    def __init__(self, indices: tuple[int, ...] | list[int]):
+        indices = tuple(int(i) for i in indices)
+        if len(indices) == 0:
+            raise ValueError("Partial needs at least one index; use Value() for u itself")
+        if min(indices) < 0:
+            raise ValueError(f"Partial indices must be non-negative coordinates, got {indices}")
+        self.indices = tuple(sorted(indices))
+
+    @property
+    def order(self) -> int:
+        return len(self.indices)
+
+    def exact(self, fn: ScalarField, x: Point) -> Float[Array, ""]:
+        check_point(x)
+        if max(self.indices) >= x.shape[0]:
+            raise ValueError(
+                f"Partial{self.indices} needs dim > {max(self.indices)}, got {x.shape[0]}"
+            )
+        g = fn
+        for i in self.indices:
+            g = _partial_along(g, i)
+        return g(x)
+
+
+def _partial_along(g: ScalarField, i: int) -> ScalarField:
+    def dg(x: Point) -> Array:
+        return jax.jvp(g, (x,), (jnp.zeros_like(x).at[i].set(1.0),))[1]
+
+    return dg
+
+
+class Scaled(AbstractOperator):
+    """A constant multiple `scale * operator` of an operator."""
+
+    operator: AbstractOperator
+    scale: float = eqx.field(static=True)
+
+    @property
+    def order(self) -> int:
+        return self.operator.order
+
+    def exact(self, fn: ScalarField, x: Point) -> Array:
+        return self.scale * self.operator.exact(fn, x)
+
+
+class Sum(AbstractOperator):
+    """The sum of several operators (all scalar-valued, or all vector-valued)."""
+
+    terms: tuple[AbstractOperator, ...]
+
+    def __init__(self, terms: tuple[AbstractOperator, ...]):
+        flat: list[AbstractOperator] = []
+        for t in terms:
+            flat.extend(t.terms if isinstance(t, Sum) else (t,))
+        if not flat:
+            raise ValueError("Sum needs at least one operator")
+        self.terms = tuple(flat)
+
+    @property
+    def order(self) -> int:
+        return max(t.order for t in self.terms)
+
+    def exact(self, fn: ScalarField, x: Point) -> Array:
+        return sum((t.exact(fn, x) for t in self.terms[1:]), start=self.terms[0].exact(fn, x))
+
+
+def linear_terms(op: AbstractOperator) -> Iterator[tuple[float, AbstractOperator]]:
+    """Expand sums and scalings: yield `(coefficient, atom)` with `op = sum coef * atom`."""
+    if isinstance(op, Sum):
+        for t in op.terms:
+            yield from linear_terms(t)
+    elif isinstance(op, Scaled):
+        for c, atom in linear_terms(op.operator):
+            yield op.scale * c, atom
+    else:
+        yield 1.0, op

@@ -1,0 +1,245 @@
+"""PINNSolver: train a network on a loss with an optax optimizer."""
+
+import math
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jaxtyping import Array, PyTree
+
+from .._loss.losses import AbstractLoss
+from .._network.base import AbstractNetwork
+from .._types import Key
+from .reference import TestSet
+
+
+class RESULTS(eqx.Enumeration):
+    """How a solve ended. `Solution.result` holds one of these."""
+
+    successful = ""
+    nonfinite_loss = (
+        "The loss or its gradient became non-finite. The network from the last finite step is "
+        "kept. Likely causes: a learning rate too large for this problem, a network output that "
+        "overflows (check the initialization and the input scale), or a PDE residual that is "
+        "undefined for some inputs. Try a smaller learning rate."
+    )
+
+
+class Solution(eqx.Module):
+    """The outcome of [`pinnkit.PINNSolver.solve`][].
+
+    **Attributes:**
+
+    - `network`: the trained network (the last one with a finite loss).
+    - `history`: a dict of NumPy arrays: `step` and `loss` for every step; `eval_step`,
+      `rel_l2`, `rel_l1` at each evaluation when a test set was given.
+    - `metrics`: the final errors on the test set (empty without one).
+    - `result`: a `RESULTS` item; `RESULTS.successful` unless training stopped early.
+    - `message`: why training stopped early, naming the step; empty when successful.
+    - `steps`: the number of completed steps.
+    - `wall_s`: seconds spent in `solve`, compilation and evaluation included.
+    """
+
+    network: AbstractNetwork
+    history: dict[str, np.ndarray]
+    metrics: dict[str, float]
+    result: Any
+    message: str
+    steps: int
+    wall_s: float
+
+
+def linear_decay_adam(learning_rate: float, steps: int) -> optax.GradientTransformation:
+    """Adam with the learning rate decayed linearly from `learning_rate` to 0 over `steps`."""
+    return optax.adam(optax.linear_schedule(learning_rate, 0.0, max(steps, 1)))
+
+
+def _all_finite(tree: PyTree) -> Array:
+    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)]
+    return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
+
+
+def _select(pred: Array, a: PyTree, b: PyTree) -> PyTree:
+    return jax.tree_util.tree_map(lambda x, y: jnp.where(pred, x, y), a, b)
+
+
+class PINNSolver(eqx.Module):
+    """Trains a network by minimising a loss with an optax optimizer.
+
+    Steps run on the device in jit-compiled chunks of `log_every` steps (a `lax.scan`), so the
+    host is visited only to log, evaluate and update the progress bar. The batch and the
+    estimator's random draws for step `n` come from `fold_in(key, n)`: the same key gives the
+    same numbers, however the steps are chunked.
+
+    **Arguments:**
+
+    - `loss`: the [`pinnkit.AbstractLoss`][] to minimise.
+    - `optimizer`: an optax optimizer, or `None` (default) for Adam with the learning rate
+      decayed linearly to 0 over the run (the recipe of the STDE experiments).
+    - `learning_rate`: the initial learning rate of the default optimizer (default 1e-3).
+    - `log_every`: steps per compiled chunk; the loss history keeps every step (default 100).
+    - `eval_every`: steps between test-set evaluations (default 1,000; rounded up to a
+      multiple of `log_every`).
+    """
+
+    loss: AbstractLoss
+    optimizer: optax.GradientTransformation | None = eqx.field(default=None, static=True)
+    learning_rate: float = eqx.field(default=1e-3, static=True)
+    log_every: int = eqx.field(default=100, static=True)
+    eval_every: int = eqx.field(default=1000, static=True)
+
+    def __check_init__(self):
+        if self.log_every < 1 or self.eval_every < 1:
+            raise ValueError("log_every and eval_every must be >= 1")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+
+    def solve(
+        self,
+        network: AbstractNetwork,
+        steps: int,
+        key: Key,
+        *,
+        test_set: TestSet | None = None,
+        progress: bool = True,
+        throw: bool = False,
+        callback: Callable[[int, dict[str, float]], None] | None = None,
+    ) -> Solution:
+        """Train `network` for `steps` steps.
+
+        **Arguments:**
+
+        - `network`: the initial network.
+        - `steps`: the number of optimizer steps.
+        - `key`: the PRNG key for batches and estimator draws.
+        - `test_set`: a [`pinnkit.TestSet`][] to report relative errors on, or `None`.
+        - `progress`: show a progress bar with the loss and the error.
+        - `throw`: raise `RuntimeError` if training stops early, instead of returning a
+          `Solution` whose `result` says why (a warning is issued either way).
+        - `callback`: called on the host as `callback(step, logs)` after each evaluation.
+
+        **Returns:** a [`pinnkit.Solution`][].
+        """
+        if not isinstance(network, AbstractNetwork):
+            raise TypeError(f"network must be an AbstractNetwork, got {type(network).__name__}")
+        if steps < 0:
+            raise ValueError(f"steps must be >= 0, got {steps}")
+        start = time.perf_counter()
+        optimizer = self.optimizer or linear_decay_adam(self.learning_rate, steps)
+        params, static = eqx.partition(network, eqx.is_inexact_array)
+        # Copy, so that donating buffers to the training step leaves the caller's network intact.
+        params = jax.tree_util.tree_map(jnp.copy, params)
+        opt_state = optimizer.init(params)
+        chunk_fn = _make_chunk(self.loss, optimizer, static)
+        eval_every = math.ceil(self.eval_every / self.log_every) * self.log_every
+
+        history: dict[str, list] = {
+            "step": [],
+            "loss": [],
+            "eval_step": [],
+            "rel_l2": [],
+            "rel_l1": [],
+        }
+        logs: dict[str, float] = {}
+
+        def evaluate(step: int) -> None:
+            if test_set is None:
+                return
+            errors = test_set.errors(eqx.combine(params, static))
+            history["eval_step"].append(step)
+            for name in ("rel_l2", "rel_l1"):
+                logs[name] = float(errors[name])
+                history[name].append(logs[name])
+            if callback is not None:
+                callback(step, dict(logs))
+
+        bar = _progress_bar(steps, progress)
+        done, result, message = 0, RESULTS.successful, ""
+        while done < steps:
+            n = min(self.log_every, steps - done)
+            params, opt_state, losses, bad_step = chunk_fn(params, opt_state, key, done, n)
+            losses = np.asarray(losses)
+            bad = int(bad_step)
+            kept = n if bad < 0 else bad - done
+            history["step"].extend(range(done, done + kept))
+            history["loss"].extend(losses[:kept].tolist())
+            done += kept
+            if kept:
+                logs["loss"] = float(losses[kept - 1])
+            if bar is not None:
+                bar.update(kept)
+                bar.set_postfix({k: f"{v:.3e}" for k, v in logs.items()}, refresh=False)
+            if bad >= 0:
+                result = RESULTS.nonfinite_loss
+                message = (
+                    f"training stopped at step {bad}: {RESULTS[result]} "
+                    f"(last finite loss: {logs.get('loss', float('nan')):.3e})"
+                )
+                break
+            if done % eval_every == 0 or done == steps:
+                evaluate(done)
+        if bar is not None:
+            bar.close()
+        if test_set is not None and (not history["eval_step"] or history["eval_step"][-1] != done):
+            evaluate(done)
+        if message:
+            if throw:
+                raise RuntimeError(message)
+            warnings.warn(message, RuntimeWarning, stacklevel=2)
+        metrics = {name: logs[name] for name in ("rel_l2", "rel_l1") if name in logs}
+        return Solution(
+            network=eqx.combine(params, static),
+            history={k: np.asarray(v) for k, v in history.items()},
+            metrics=metrics,
+            result=result,
+            message=message,
+            steps=done,
+            wall_s=time.perf_counter() - start,
+        )
+
+
+def _progress_bar(total: int, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="step", dynamic_ncols=True, mininterval=0.5)
+
+
+def _make_chunk(loss: AbstractLoss, optimizer: optax.GradientTransformation, static: PyTree):
+    """A jitted function running `n` steps from step `start`, stopping updates at a NaN."""
+
+    def loss_of_params(params: PyTree, batch: PyTree, key: Key) -> Array:
+        return loss(eqx.combine(params, static), batch, key)
+
+    def step(carry, step_index):
+        params, opt_state, base_key, bad_step = carry
+        sample_key, loss_key = jax.random.split(jax.random.fold_in(base_key, step_index))
+        batch = loss.sample(sample_key)
+        value, grads = jax.value_and_grad(loss_of_params)(params, batch, loss_key)
+        updates, new_opt_state = optimizer.update(grads, opt_state, params)
+        new_params = optax.apply_updates(params, updates)
+        ok = (bad_step < 0) & jnp.isfinite(value) & _all_finite(grads)
+        params = _select(ok, new_params, params)
+        opt_state = _select(ok, new_opt_state, opt_state)
+        bad_step = jnp.where((bad_step < 0) & ~ok, step_index, bad_step)
+        return (params, opt_state, base_key, bad_step), value
+
+    # The key is not donated; params and optimizer state are updated in place where the
+    # backend supports it.
+    @eqx.filter_jit(donate="all-except-first")
+    def run(key, params, opt_state, start, indices):
+        init = (params, opt_state, key, jnp.array(-1))
+        (params, opt_state, _, bad_step), losses = jax.lax.scan(step, init, start + indices)
+        return params, opt_state, losses, bad_step
+
+    def chunk_fn(params, opt_state, key, start: int, n: int):
+        return run(key, params, opt_state, jnp.asarray(start), jnp.arange(n))
+
+    return chunk_fn

@@ -1,0 +1,85 @@
+"""A problem: a PDE with its domain, sampler, exact solution and network ansatz."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import equinox as eqx
+import jax
+from jaxtyping import PRNGKeyArray
+
+from .._estimator.base import AbstractEstimator
+from .._estimator.exact import Exact
+from .._loss.losses import ResidualLoss
+from .._network.base import AbstractNetwork
+from .._network.mlp import MLP, HardDirichlet
+from .._operator.pde import AbstractPDE
+from .._sampler.base import AbstractSampler
+from .._solver.reference import TestSet
+from .._types import Point, Scalar
+
+
+class Problem(eqx.Module):
+    """A ready-made problem: an ordinary composition of pinnkit's public modules.
+
+    **Attributes:**
+
+    - `name`: the registry name, e.g. `"allen-cahn-two-body"`.
+    - `dim`: the space dimension.
+    - `pde`: the [`pinnkit.AbstractPDE`][].
+    - `sampler`: draws interior collocation points (and the test points).
+    - `solution`: the exact solution at one point.
+    - `distance`: $\\varphi$ of the hard boundary ansatz $u = \\varphi \\cdot \\mathrm{net}$.
+    """
+
+    name: str = eqx.field(static=True)
+    dim: int = eqx.field(static=True)
+    pde: AbstractPDE
+    sampler: AbstractSampler
+    solution: Callable[[Point], Scalar]
+    distance: Callable[[Point], Scalar]
+
+    def network(
+        self, key: PRNGKeyArray, width: int = 128, depth: int = 3, activation: str = "tanh"
+    ) -> AbstractNetwork:
+        """The ansatz $\\varphi(x) \\cdot \\mathrm{MLP}(x)$ that meets the boundary data exactly."""
+        mlp = MLP(self.dim, width, depth, activation, key=key)
+        return HardDirichlet(mlp, self.distance)
+
+    def loss(
+        self, estimator: AbstractEstimator | None = None, batch_size: int = 100, **kwargs
+    ) -> ResidualLoss:
+        """The residual loss on this problem's collocation points (extra `kwargs` go to
+        [`pinnkit.ResidualLoss`][])."""
+        return ResidualLoss(
+            self.pde, self.sampler, estimator or Exact(), batch_size=batch_size, **kwargs
+        )
+
+    def test_set(self, key: PRNGKeyArray, size: int = 20_000, chunk_size: int = 1_000) -> TestSet:
+        """A fixed test set of `size` points drawn like the collocation points."""
+        return TestSet(self.sampler, self.solution, key, size=size, chunk_size=chunk_size)
+
+
+@dataclass(frozen=True)
+class ProblemSpec:
+    """A registry entry: how to build a problem in a given dimension.
+
+    **Attributes:**
+
+    - `name`: the registry name.
+    - `description`: one line for `pinnkit problems`.
+    - `min_dim`: the smallest dimension the problem is defined in.
+    - `build`: `build(dim, key)` returns the [`Problem`][pinnkit.problems.Problem].
+    - `default_dim`: the dimension used when none is given.
+    """
+
+    name: str
+    description: str
+    min_dim: int
+    build: Callable[[int, PRNGKeyArray], Problem]
+    default_dim: int = 100
+
+    def __call__(self, dim: int | None = None, key: PRNGKeyArray | None = None) -> Problem:
+        dim = self.default_dim if dim is None else dim
+        if not isinstance(dim, int) or dim < self.min_dim:
+            raise ValueError(f"{self.name} needs dim >= {self.min_dim}, got {dim!r}")
+        return self.build(dim, jax.random.key(0) if key is None else key)
