@@ -110,7 +110,7 @@ class Laplacian(AbstractOperator):
 
 
 class Diffusion(AbstractOperator):
-    r"""A general second-order operator $\operatorname{tr}(C D^2 u) = \sum_{ij} C_{ij} \partial_i \partial_j u$.
+    r"""A general second-order operator $\sum_{ij} C_{ij} \partial_i \partial_j u = \operatorname{tr}(C D^2 u)$.
 
     **Arguments:**
 
