@@ -110,7 +110,9 @@ class Laplacian(AbstractOperator):
 
 
 class Diffusion(AbstractOperator):
-    r"""A general second-order operator $\sum_{ij} C_{ij} \partial_i \partial_j u = \operatorname{tr}(C D^2 u)$.
+    r"""A general second-order operator $\operatorname{tr}(C D^2 u)$.
+
+    In coordinates, $\sum_{ij} C_{ij}\, \partial_i \partial_j u$.
 
     **Arguments:**
 
