@@ -16,6 +16,7 @@ from ._estimator.exact import (
     ForwardLaplacian as ForwardLaplacian,
 )
 from ._estimator.registry import ESTIMATORS as ESTIMATORS, make_estimator as make_estimator
+from ._estimator.stochastic import HTE as HTE, SDGD as SDGD, STDE as STDE
 from ._loss.losses import (
     AbstractLoss as AbstractLoss,
     BoundaryLoss as BoundaryLoss,
@@ -25,14 +26,20 @@ from ._loss.losses import (
     TargetBatch as TargetBatch,
     WeightedSum as WeightedSum,
 )
-from ._network.base import AbstractNetwork as AbstractNetwork
+from ._network.base import (
+    AbstractCoordinateLine as AbstractCoordinateLine,
+    AbstractNetwork as AbstractNetwork,
+)
 from ._network.mlp import (
     MLP as MLP,
     HardDirichlet as HardDirichlet,
+    UnitBallDistance as UnitBallDistance,
     unit_ball_distance as unit_ball_distance,
 )
 from ._operator.base import (
     AbstractOperator as AbstractOperator,
+    Biharmonic as Biharmonic,
+    Diagonal as Diagonal,
     Diffusion as Diffusion,
     Gradient as Gradient,
     Laplacian as Laplacian,

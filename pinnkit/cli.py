@@ -115,8 +115,7 @@ def _cmd_solve(args: argparse.Namespace) -> int:
     for name in ("steps", "batch", "test_size", "eval_every", "width"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    estimator_kwargs = {} if args.samples is None else {"num_samples": args.samples}
-    estimator = make_estimator(args.estimator, **estimator_kwargs)
+    estimator = make_estimator(args.estimator, args.samples)
 
     key = jax.random.key(args.seed)
     problem_key, network_key, train_key, test_key = jax.random.split(key, 4)
@@ -131,8 +130,18 @@ def _cmd_solve(args: argparse.Namespace) -> int:
     out = args.out or Path("runs") / f"{problem.name}-d{problem.dim}-{args.estimator}-s{args.seed}"
     out.mkdir(parents=True, exist_ok=True)
 
+    def log(step: int, logs: dict[str, float]) -> None:
+        if args.no_progress:  # without a progress bar, a line per evaluation
+            fields = " ".join(f"{name}={value:.3e}" for name, value in logs.items())
+            print(f"step {step}: {fields}", flush=True)
+
     solution = solver.solve(
-        network, args.steps, train_key, test_set=test_set, progress=not args.no_progress
+        network,
+        args.steps,
+        train_key,
+        test_set=test_set,
+        progress=not args.no_progress,
+        callback=log,
     )
 
     result = {

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._types import Point
-from .base import AbstractNetwork, check_input
+from .base import AbstractCoordinateLine, AbstractNetwork, check_input, coordinate_line
 
 
 _ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
@@ -36,7 +36,7 @@ def _init_weight(key: PRNGKeyArray, shape: tuple[int, int], init: Initialization
     return jax.random.uniform(key, shape, minval=-limit, maxval=limit)
 
 
-class MLP(AbstractNetwork):
+class MLP(AbstractNetwork, AbstractCoordinateLine):
     r"""A fully connected network $\mathbb{R}^d \to \mathbb{R}$.
 
     **Arguments:**
@@ -93,18 +93,45 @@ class MLP(AbstractNetwork):
 
     def __call__(self, x: Point) -> Float[Array, ""]:
         check_input(self, x)
-        h = x
-        for layer in self.layers[:-1]:
-            h = self.activation(layer(h))
-        return self.layers[-1](h)[0]
+        return self._from_first_layer(self.layers[0](x))
+
+    def _from_first_layer(self, h: Float[Array, " width"]) -> Float[Array, ""]:
+        for layer in self.layers[1:]:
+            h = layer(self.activation(h))
+        return h[0]
+
+    def coordinate_line(self, x: Point, index: Array) -> Callable[[Array], Array]:
+        check_input(self, x)
+        first = self.layers[0]
+        h0 = first(x)
+        column = first.weight[:, index]
+        return lambda t: self._from_first_layer(h0 + t * column)
 
 
-def unit_ball_distance(x: Point) -> Float[Array, ""]:
-    r"""$1 - |x|^2$: zero on the unit sphere, positive inside the unit ball."""
-    return 1.0 - jnp.sum(x**2)
+class UnitBallDistance(AbstractCoordinateLine):
+    r"""$\varphi(x) = R^2 - |x|^2$: zero on the sphere of radius $R$, positive inside.
+
+    **Arguments:**
+
+    - `radius`: $R$ (default 1).
+    """
+
+    radius: float = eqx.field(default=1.0, static=True)
+
+    def __call__(self, x: Point) -> Float[Array, ""]:
+        return self.radius**2 - jnp.sum(x**2)
+
+    def coordinate_line(self, x: Point, index: Array) -> Callable[[Array], Array]:
+        value = self(x)
+        xj = x[index]
+        return lambda t: value - 2.0 * t * xj - t**2
 
 
-class HardDirichlet(AbstractNetwork):
+unit_ball_distance = UnitBallDistance()
+"""$1 - |x|^2$, the default boundary factor of [`pinnkit.HardDirichlet`][]."""
+
+
+class HardDirichlet(AbstractNetwork, AbstractCoordinateLine):
     r"""Zero Dirichlet data imposed exactly: $u(x) = \varphi(x)\, \mathrm{net}(x) + g(x)$.
 
     **Arguments:**
@@ -139,3 +166,11 @@ class HardDirichlet(AbstractNetwork):
         if self.boundary_value is not None:
             out = out + self.boundary_value(x)
         return out
+
+    def coordinate_line(self, x: Point, index: Array) -> Callable[[Array], Array]:
+        distance = coordinate_line(self.distance, x, index)
+        network = coordinate_line(self.network, x, index)
+        if self.boundary_value is None:
+            return lambda t: distance(t) * network(t)
+        boundary = coordinate_line(self.boundary_value, x, index)
+        return lambda t: distance(t) * network(t) + boundary(t)

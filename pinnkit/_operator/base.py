@@ -178,13 +178,13 @@ class Partial(AbstractOperator):
             )
         g = fn
         for i in self.indices:
-            g = _partial_along(g, i)
+            g = _derivative_along(g, jnp.zeros_like(x).at[i].set(1.0))
         return g(x)
 
 
-def _partial_along(g: ScalarField, i: int) -> ScalarField:
+def _derivative_along(g: ScalarField, direction: Array) -> ScalarField:
     def dg(x: Point) -> Array:
-        return jax.jvp(g, (x,), (jnp.zeros_like(x).at[i].set(1.0),))[1]
+        return jax.jvp(g, (x,), (direction,))[1]
 
     return dg
 
@@ -234,3 +234,51 @@ def linear_terms(op: AbstractOperator) -> Iterator[tuple[float, AbstractOperator
             yield op.scale * c, atom
     else:
         yield 1.0, op
+
+
+class Biharmonic(AbstractOperator):
+    r"""The biharmonic $\Delta^2 u = \sum_{i,j} \partial_i^2 \partial_j^2 u$ (order 4)."""
+
+    @property
+    def order(self) -> int:
+        return 4
+
+    def exact(self, fn: ScalarField, x: Point) -> Float[Array, ""]:
+        check_point(x)
+        laplacian = Laplacian()
+        return laplacian.exact(lambda y: laplacian.exact(fn, y), x)
+
+
+class Diagonal(AbstractOperator):
+    r"""The sum of pure $k$-th derivatives $\sum_i \partial_i^k u$ (order $k$).
+
+    `Diagonal(2)` is the Laplacian; higher orders appear in high-order PDEs and are what
+    sparse STDE estimates with one $k$-jet per sampled coordinate.
+
+    **Arguments:**
+
+    - `order`: $k \ge 1$.
+    """
+
+    k: int = eqx.field(static=True)
+
+    def __init__(self, order: int):
+        if not isinstance(order, int) or order < 1:
+            raise ValueError(f"Diagonal needs an integer order >= 1, got {order!r}")
+        self.k = order
+
+    @property
+    def order(self) -> int:
+        return self.k
+
+    def exact(self, fn: ScalarField, x: Point) -> Float[Array, ""]:
+        check_point(x)
+
+        def pure(direction: Array) -> Array:
+            g = fn
+            for _ in range(self.k):
+                g = _derivative_along(g, direction)
+            return g(x)
+
+        # A reference for tests: builds the (dim, dim) identity.
+        return jnp.sum(jax.vmap(pure)(jnp.eye(x.shape[0], dtype=x.dtype)))

@@ -1,0 +1,292 @@
+"""Stochastic estimators: SDGD, Hutchinson (HTE), and STDE (sparse and dense).
+
+Each returns an unbiased estimate of the operators it supports, with cost independent of
+$d^2$. See MATH.md §2 for the formulas; every one is tested against nested autodiff.
+"""
+
+from typing import ClassVar, Literal
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from .._network.base import coordinate_line
+from .._operator.base import (
+    AbstractOperator,
+    Biharmonic,
+    Diagonal,
+    Diffusion,
+    Gradient,
+    Laplacian,
+    Partial,
+    Value,
+)
+from .._taylor.jets import directional_jet, line_jet, mixed_partial
+from .._types import Key, Point, ScalarField
+from .base import AbstractEstimator
+from .sampling import Distribution, sample_coordinates, sample_directions, signed_factors
+
+
+def _check_samples(num_samples: int) -> None:
+    if not isinstance(num_samples, int) or num_samples < 1:
+        raise ValueError(f"num_samples must be a positive integer, got {num_samples!r}")
+
+
+def _hvp_quadratic(fn: ScalarField, x: Point, v: Array) -> Array:
+    """$v^\\top D^2 u\\, v$ by a forward-over-reverse Hessian-vector product."""
+    return jnp.dot(v, jax.jvp(jax.grad(fn), (x,), (v,))[1])
+
+
+class SDGD(AbstractEstimator):
+    r"""Stochastic dimension gradient descent: sampled coordinates, backward-mode derivatives.
+
+    The Laplacian is estimated by $\frac{d}{|J|} \sum_{j \in J} \partial_j^2 u$ over $|J|$
+    coordinates drawn without replacement; each $\partial_j^2 u$ is the second derivative of
+    $t \mapsto u(x + t e_j)$ by reverse-over-reverse autodiff. Also covers
+    [`pinnkit.Diagonal`][] (pure $k$-th derivatives), pure partials, and
+    [`pinnkit.Diffusion`][] (sampled Hessian columns $H e_j$, weighted by $C_{j,:}$).
+
+    **Arguments:**
+
+    - `num_samples`: $|J|$, coordinates per estimate (default 16).
+
+    **Reference:** Hu, Shukla, Karniadakis, Kawaguchi, "Tackling the curse of dimensionality
+    with physics-informed neural networks", Neural Networks (2024).
+    """
+
+    num_samples: int = eqx.field(default=16, static=True)
+    is_random: ClassVar[bool] = True
+
+    def __check_init__(self):
+        _check_samples(self.num_samples)
+
+    def supports(self, operator: AbstractOperator) -> bool:
+        if isinstance(operator, Partial):
+            return len(set(operator.indices)) == 1
+        return isinstance(operator, Value | Gradient | Laplacian | Diagonal | Diffusion)
+
+    def evaluate_atoms(
+        self, fn: ScalarField, x: Point, atoms: tuple[AbstractOperator, ...], key: Key
+    ) -> tuple[Float[Array, ""], tuple[Array, ...]]:
+        dim = x.shape[0]
+        index = sample_coordinates(key, dim, self.num_samples)
+        scale = dim / self.num_samples
+
+        def pure(j: Array, order: int) -> Array:
+            g = coordinate_line(fn, x, j)
+            for _ in range(order):
+                g = jax.grad(g)
+            return g(jnp.zeros((), x.dtype))
+
+        values = []
+        for atom in atoms:
+            if isinstance(atom, Laplacian | Diagonal):
+                order = 2 if isinstance(atom, Laplacian) else atom.order
+                values.append(scale * jnp.sum(jax.vmap(lambda j, k=order: pure(j, k))(index)))
+            elif isinstance(atom, Diffusion):
+
+                def column_term(j: Array, matrix: Array = atom.matrix) -> Array:
+                    e = jax.nn.one_hot(j, dim, dtype=x.dtype)
+                    return jnp.dot(matrix[j], jax.jvp(jax.grad(fn), (x,), (e,))[1])
+
+                values.append(scale * jnp.sum(jax.vmap(column_term)(index)))
+            elif isinstance(atom, Partial):
+                values.append(pure(jnp.asarray(atom.indices[0]), atom.order))
+            else:
+                values.append(atom.exact(fn, x))
+        return fn(x), tuple(values)
+
+
+class HTE(AbstractEstimator):
+    r"""Hutchinson's trace estimator: $\operatorname{tr}(C D^2 u) \approx \frac1V \sum_v
+    v^\top A^\top D^2 u\, A v$ with $E[v v^\top] = I$ and $A A^\top = C$.
+
+    **Arguments:**
+
+    - `num_samples`: $V$, random vectors per estimate (default 16).
+    - `distribution`: `"rademacher"` (default; the lowest variance for a trace) or
+      `"gaussian"`.
+    - `method`: `"jet"` (default; a 2-jet $(v, 0)$ gives $v^\top D^2 u\, v$ in one forward
+      pass) or `"hvp"` (forward-over-reverse Hessian-vector products).
+
+    **Reference:** Hutchinson, "A stochastic estimator of the trace of the influence matrix
+    for Laplacian smoothing splines" (1990); Hu, Shi, Karniadakis, Kawaguchi, "Hutchinson
+    trace estimation for high-dimensional and high-order physics-informed neural
+    networks", CMAME (2024).
+    """
+
+    num_samples: int = eqx.field(default=16, static=True)
+    distribution: Distribution = eqx.field(default="rademacher", static=True)
+    method: Literal["jet", "hvp"] = eqx.field(default="jet", static=True)
+    is_random: ClassVar[bool] = True
+
+    def __check_init__(self):
+        _check_samples(self.num_samples)
+        if self.distribution not in ("rademacher", "gaussian"):
+            raise ValueError(
+                f"distribution must be 'rademacher' or 'gaussian', got {self.distribution!r}"
+            )
+        if self.method not in ("jet", "hvp"):
+            raise ValueError(f"method must be 'jet' or 'hvp', got {self.method!r}")
+
+    def supports(self, operator: AbstractOperator) -> bool:
+        return isinstance(operator, Value | Gradient | Laplacian | Diffusion)
+
+    def evaluate_atoms(
+        self, fn: ScalarField, x: Point, atoms: tuple[AbstractOperator, ...], key: Key
+    ) -> tuple[Float[Array, ""], tuple[Array, ...]]:
+        directions = sample_directions(
+            key, self.num_samples, x.shape[0], self.distribution, x.dtype
+        )
+
+        def quadratic(v: Array) -> tuple[Array, Array]:
+            if self.method == "hvp":
+                return fn(x), _hvp_quadratic(fn, x, v)
+            primal, (_, second) = directional_jet(fn, x, v, 2)
+            return primal, second
+
+        primal = None
+        values = []
+        for atom in atoms:
+            if isinstance(atom, Laplacian):
+                primals, seconds = jax.vmap(quadratic)(directions)
+                primal = primals[0]
+                values.append(jnp.mean(seconds))
+            elif isinstance(atom, Diffusion):
+                positive, negative = signed_factors(atom.matrix)
+                _, plus = jax.vmap(quadratic)(directions @ positive.T)
+                _, minus = jax.vmap(quadratic)(directions @ negative.T)
+                values.append(jnp.mean(plus - minus))
+            else:
+                values.append(atom.exact(fn, x))
+        return (fn(x) if primal is None else primal), tuple(values)
+
+
+class STDE(AbstractEstimator):
+    r"""Stochastic Taylor derivative estimator: random tangents pushed through Taylor-mode AD.
+
+    **Sparse** (`sparse=True`, default): draw $|J|$ coordinates without replacement and push
+    the $k$-jet with tangents $(e_j, 0, \dots, 0)$; its $k$-th output is $\partial_j^k u$, so
+    $\frac{d}{|J|}\sum_{j\in J}$ estimates [`pinnkit.Laplacian`][] ($k = 2$) and
+    [`pinnkit.Diagonal`][] (any $k$). Tangents are never formed: the network is restricted to
+    the coordinate line (the first layer's tangent is the gathered column $W_{:,j}$), so the
+    cost per sample does not grow with $d$. [`pinnkit.Diffusion`][] uses the columns of a
+    factor $A$ of its coefficients, $C = A A^\top$.
+
+    **Dense** (`sparse=False`): $V$ random vectors. Second order: 2-jets $(v, 0)$ with
+    Rademacher (default) or Gaussian $v$, mean of the second output, no factor $d$.
+    [`pinnkit.Biharmonic`][]: 4-jets $(v, 0, 0, 0)$ with **Gaussian** $v$, for which
+    $E[\text{output}_4] = 3 \Delta^2 u$; Rademacher vectors are biased there and refused.
+
+    [`pinnkit.Partial`][] is computed exactly from jets with slot patterns derived by
+    enumerating partitions (or by polarization), with no nested autodiff. The value $u(x)$
+    comes from the same jets as the estimate.
+
+    **Arguments:**
+
+    - `num_samples`: $|J|$ or $V$ (default 16).
+    - `sparse`: sampled coordinates (default) or dense random vectors.
+    - `distribution`: for dense tangents, `"rademacher"` or `"gaussian"`; `None` (default)
+      picks Rademacher for second order and Gaussian for the biharmonic.
+
+    **Reference:** Shi, Hu, Lin, Kawaguchi, "Stochastic Taylor Derivative Estimator:
+    Efficient amortization for arbitrary differential operators", NeurIPS (2024).
+    """
+
+    num_samples: int = eqx.field(default=16, static=True)
+    sparse: bool = eqx.field(default=True, static=True)
+    distribution: Distribution | None = eqx.field(default=None, static=True)
+    is_random: ClassVar[bool] = True
+
+    def __check_init__(self):
+        _check_samples(self.num_samples)
+        if self.distribution not in (None, "rademacher", "gaussian"):
+            raise ValueError(
+                f"distribution must be None, 'rademacher' or 'gaussian', got {self.distribution!r}"
+            )
+
+    def supports(self, operator: AbstractOperator) -> bool:
+        if isinstance(operator, Value | Gradient | Laplacian | Diffusion | Partial):
+            return True
+        if self.sparse:
+            return isinstance(operator, Diagonal)
+        if isinstance(operator, Biharmonic):
+            return self.distribution != "rademacher"
+        return isinstance(operator, Diagonal) and operator.order == 2
+
+    def evaluate_atoms(
+        self, fn: ScalarField, x: Point, atoms: tuple[AbstractOperator, ...], key: Key
+    ) -> tuple[Float[Array, ""], tuple[Array, ...]]:
+        dim = x.shape[0]
+        primals: list[Array] = []
+        values = []
+        for atom in atoms:
+            if isinstance(atom, Laplacian | Diagonal | Biharmonic | Diffusion):
+                primal, value = (
+                    self._sparse(fn, x, atom, key) if self.sparse else self._dense(fn, x, atom, key)
+                )
+                primals.append(primal)
+                values.append(value)
+            elif isinstance(atom, Partial):
+                if max(atom.indices) >= dim:
+                    raise ValueError(
+                        f"Partial{atom.indices} needs dim > {max(atom.indices)}, got {dim}"
+                    )
+                values.append(mixed_partial(fn, x, atom.indices))
+            else:
+                values.append(atom.exact(fn, x))
+        return (primals[0] if primals else fn(x)), tuple(values)
+
+    def _sparse(
+        self, fn: ScalarField, x: Point, atom: AbstractOperator, key: Key
+    ) -> tuple[Array, Array]:
+        dim = x.shape[0]
+        index = sample_coordinates(key, dim, self.num_samples)
+        scale = dim / self.num_samples
+        if isinstance(atom, Diffusion):
+            positive, negative = signed_factors(atom.matrix)
+
+            def column(j: Array) -> tuple[Array, Array]:
+                primal, (_, plus) = directional_jet(fn, x, positive[:, j], 2)
+                _, (_, minus) = directional_jet(fn, x, negative[:, j], 2)
+                return primal, plus - minus
+
+            primals, terms = jax.vmap(column)(index)
+            return primals[0], scale * jnp.sum(terms)
+        order = 2 if isinstance(atom, Laplacian) else atom.order
+
+        def pure(j: Array) -> tuple[Array, Array]:
+            primal, outputs = line_jet(coordinate_line(fn, x, j), order, x.dtype)
+            return primal, outputs[-1]
+
+        primals, terms = jax.vmap(pure)(index)
+        return primals[0], scale * jnp.sum(terms)
+
+    def _dense(
+        self, fn: ScalarField, x: Point, atom: AbstractOperator, key: Key
+    ) -> tuple[Array, Array]:
+        dim = x.shape[0]
+        if isinstance(atom, Biharmonic):
+            directions = sample_directions(key, self.num_samples, dim, "gaussian", x.dtype)
+
+            def fourth(v: Array) -> tuple[Array, Array]:
+                primal, outputs = directional_jet(fn, x, v, 4)
+                return primal, outputs[3]
+
+            primals, terms = jax.vmap(fourth)(directions)
+            return primals[0], jnp.mean(terms) / 3.0
+        distribution = self.distribution or "rademacher"
+        directions = sample_directions(key, self.num_samples, dim, distribution, x.dtype)
+
+        def second(v: Array) -> tuple[Array, Array]:
+            primal, outputs = directional_jet(fn, x, v, 2)
+            return primal, outputs[1]
+
+        if isinstance(atom, Diffusion):
+            positive, negative = signed_factors(atom.matrix)
+            primals, plus = jax.vmap(second)(directions @ positive.T)
+            _, minus = jax.vmap(second)(directions @ negative.T)
+            return primals[0], jnp.mean(plus - minus)
+        primals, terms = jax.vmap(second)(directions)
+        return primals[0], jnp.mean(terms)
