@@ -27,8 +27,8 @@ from ._loss.losses import (
     WeightedSum as WeightedSum,
 )
 from ._network.base import (
-    AbstractCoordinateLine as AbstractCoordinateLine,
     AbstractNetwork as AbstractNetwork,
+    AbstractTaylorMode as AbstractTaylorMode,
 )
 from ._network.mlp import (
     MLP as MLP,
@@ -60,3 +60,4 @@ from ._solver.reference import TestSet as TestSet
 
 
 __version__ = "0.1.0"
+from . import problems as problems  # noqa: E402  (after the names it uses)

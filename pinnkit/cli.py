@@ -64,6 +64,10 @@ def _build_parser() -> argparse.ArgumentParser:
     solve.add_argument("--out", type=Path, default=None, help="output folder (runs/NAME)")
     solve.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     solve.add_argument("--x64", action="store_true", help="compute in float64")
+
+    from ._bench import add_bench_parser
+
+    add_bench_parser(sub)
     return parser
 
 
@@ -193,6 +197,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "problems":
             return _cmd_problems()
+        if args.command == "bench":
+            from ._bench import run_bench
+
+            return run_bench(args)
         return _cmd_solve(args)
     except ValueError as error:
         parser.exit(2, f"pinnkit: error: {error}\n")

@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from .._network.base import coordinate_line
+from .._network.base import coordinate_jet, coordinate_line, directional_jet
 from .._operator.base import (
     AbstractOperator,
     Biharmonic,
@@ -22,7 +22,7 @@ from .._operator.base import (
     Partial,
     Value,
 )
-from .._taylor.jets import directional_jet, line_jet, mixed_partial
+from .._taylor.jets import mixed_partial
 from .._types import Key, Point, ScalarField
 from .base import AbstractEstimator
 from .sampling import Distribution, sample_coordinates, sample_directions, signed_factors
@@ -257,7 +257,7 @@ class STDE(AbstractEstimator):
         order = 2 if isinstance(atom, Laplacian) else atom.order
 
         def pure(j: Array) -> tuple[Array, Array]:
-            primal, outputs = line_jet(coordinate_line(fn, x, j), order, x.dtype)
+            primal, outputs = coordinate_jet(fn, x, j, order)
             return primal, outputs[-1]
 
         primals, terms = jax.vmap(pure)(index)

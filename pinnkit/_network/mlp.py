@@ -6,10 +6,19 @@ from typing import Literal
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+from jax.experimental import jet
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._types import Point
-from .base import AbstractCoordinateLine, AbstractNetwork, check_input, coordinate_line
+from .base import (
+    AbstractNetwork,
+    AbstractTaylorMode,
+    check_input,
+    coordinate_jet,
+    coordinate_line,
+    directional_jet,
+    product_jet,
+)
 
 
 _ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
@@ -36,7 +45,7 @@ def _init_weight(key: PRNGKeyArray, shape: tuple[int, int], init: Initialization
     return jax.random.uniform(key, shape, minval=-limit, maxval=limit)
 
 
-class MLP(AbstractNetwork, AbstractCoordinateLine):
+class MLP(AbstractNetwork, AbstractTaylorMode):
     r"""A fully connected network $\mathbb{R}^d \to \mathbb{R}$.
 
     **Arguments:**
@@ -107,8 +116,31 @@ class MLP(AbstractNetwork, AbstractCoordinateLine):
         column = first.weight[:, index]
         return lambda t: self._from_first_layer(h0 + t * column)
 
+    def coordinate_jet(self, x: Point, index: Array, order: int) -> tuple[Array, list[Array]]:
+        check_input(self, x)
+        first = self.layers[0]
+        zero = jnp.zeros(first.out_features, x.dtype)
+        return self._jet_from_first_layer(first(x), [first.weight[:, index]] + [zero] * (order - 1))
 
-class UnitBallDistance(AbstractCoordinateLine):
+    def directional_jet(self, x: Point, direction: Array, order: int) -> tuple[Array, list[Array]]:
+        check_input(self, x)
+        first = self.layers[0]
+        zero = jnp.zeros(first.out_features, x.dtype)
+        return self._jet_from_first_layer(
+            first(x), [first.weight @ direction] + [zero] * (order - 1)
+        )
+
+    def _jet_from_first_layer(self, h: Array, series: list[Array]) -> tuple[Array, list[Array]]:
+        # Linear layers map each Taylor coefficient once (the bias only shifts the primal);
+        # only the elementwise activation needs a jet.
+        for layer in self.layers[1:]:
+            a, a_series = jet.jet(self.activation, (h,), (tuple(series),))
+            h = layer(a)
+            series = [layer.weight @ s for s in a_series]
+        return h[0], [s[0] for s in series]
+
+
+class UnitBallDistance(AbstractTaylorMode):
     r"""$\varphi(x) = R^2 - |x|^2$: zero on the sphere of radius $R$, positive inside.
 
     **Arguments:**
@@ -126,12 +158,26 @@ class UnitBallDistance(AbstractCoordinateLine):
         xj = x[index]
         return lambda t: value - 2.0 * t * xj - t**2
 
+    def coordinate_jet(self, x: Point, index: Array, order: int) -> tuple[Array, list[Array]]:
+        # phi(x + t e_j) = phi(x) - 2 t x_j - t^2
+        return self._quadratic(x, x[index], jnp.ones((), x.dtype), order)
+
+    def directional_jet(self, x: Point, direction: Array, order: int) -> tuple[Array, list[Array]]:
+        # phi(x + t v) = phi(x) - 2 t <x, v> - t^2 |v|^2
+        return self._quadratic(x, jnp.dot(x, direction), jnp.dot(direction, direction), order)
+
+    def _quadratic(
+        self, x: Point, x_dot_v: Array, v_dot_v: Array, order: int
+    ) -> tuple[Array, list[Array]]:
+        derivatives = [-2.0 * x_dot_v, -2.0 * v_dot_v] + [jnp.zeros((), x.dtype)] * order
+        return self(x), derivatives[:order]
+
 
 unit_ball_distance = UnitBallDistance()
 """$1 - |x|^2$, the default boundary factor of [`pinnkit.HardDirichlet`][]."""
 
 
-class HardDirichlet(AbstractNetwork, AbstractCoordinateLine):
+class HardDirichlet(AbstractNetwork, AbstractTaylorMode):
     r"""Zero Dirichlet data imposed exactly: $u(x) = \varphi(x)\, \mathrm{net}(x) + g(x)$.
 
     **Arguments:**
@@ -174,3 +220,19 @@ class HardDirichlet(AbstractNetwork, AbstractCoordinateLine):
             return lambda t: distance(t) * network(t)
         boundary = coordinate_line(self.boundary_value, x, index)
         return lambda t: distance(t) * network(t) + boundary(t)
+
+    def coordinate_jet(self, x: Point, index: Array, order: int) -> tuple[Array, list[Array]]:
+        return self._combine(coordinate_jet, x, index, order)
+
+    def directional_jet(self, x: Point, direction: Array, order: int) -> tuple[Array, list[Array]]:
+        return self._combine(directional_jet, x, direction, order)
+
+    def _combine(self, jet_fn, x: Point, tangent: Array, order: int) -> tuple[Array, list[Array]]:
+        primal, derivatives = product_jet(
+            jet_fn(self.distance, x, tangent, order), jet_fn(self.network, x, tangent, order)
+        )
+        if self.boundary_value is not None:
+            b_primal, b_derivatives = jet_fn(self.boundary_value, x, tangent, order)
+            primal = primal + b_primal
+            derivatives = [a + b for a, b in zip(derivatives, b_derivatives, strict=True)]
+        return primal, derivatives

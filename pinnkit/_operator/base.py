@@ -44,7 +44,7 @@ class AbstractOperator(eqx.Module):
             return NotImplemented
         return Sum((self, other))
 
-    def __mul__(self, scale: float) -> "AbstractOperator":
+    def __mul__(self, scale: int | float) -> "AbstractOperator":
         if not isinstance(scale, int | float):
             return NotImplemented
         return Scaled(self, float(scale))

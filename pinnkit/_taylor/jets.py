@@ -4,29 +4,14 @@
 returns the derivatives $\\frac{d^j}{dt^j} f$ at $t = 0$ (the derivative convention).
 """
 
-from collections.abc import Callable
-
 import jax
 import jax.numpy as jnp
 from jax.experimental import jet
 from jaxtyping import Array, Float
 
+from .._network.base import directional_jet
 from .._types import Point, ScalarField
 from .partitions import polarization, slot_pattern
-
-
-def directional_jet(
-    fn: ScalarField, x: Point, tangent: Float[Array, " dim"], order: int
-) -> tuple[Float[Array, ""], list[Float[Array, ""]]]:
-    r"""Push the line $x + t v$ through `fn` to `order`.
-
-    **Returns:** `(u(x), [d/dt u, ..., d^order/dt^order u])` at $t = 0$; for order 2 the
-    outputs are $\langle \nabla u, v\rangle$ and $v^\top D^2 u\, v$.
-    """
-    zeros = jnp.zeros_like(x)
-    series = (tangent,) + (zeros,) * (order - 1)
-    primal, outputs = jet.jet(fn, (x,), (series,))
-    return primal, list(outputs)
 
 
 def second_directional(
@@ -59,11 +44,3 @@ def mixed_partial(fn: ScalarField, x: Point, indices: tuple[int, ...]) -> Float[
         direction = sum((s * v for s, v in zip(signs, basis, strict=True)), jnp.zeros_like(x))
         total = total + weight * directional_jet(fn, x, direction, len(indices))[1][-1]
     return total
-
-
-def line_jet(line: Callable[[Array], Array], order: int, dtype) -> tuple[Array, list[Array]]:
-    r"""Derivatives $\frac{d^j}{dt^j} g(0)$, $j = 1..$`order`, of a scalar function of a scalar."""
-    zero = jnp.zeros((), dtype)
-    series = (jnp.ones((), dtype),) + (zero,) * (order - 1)
-    primal, outputs = jet.jet(line, (zero,), (series,))
-    return primal, list(outputs)
