@@ -109,8 +109,8 @@ class Box(AbstractDomain):
 
     def __init__(
         self,
-        lower: float | tuple[float, ...] | list[float] = 0.0,
-        upper: float | tuple[float, ...] | list[float] = 1.0,
+        lower: int | float | tuple[int | float, ...] | list[int | float] = 0.0,
+        upper: int | float | tuple[int | float, ...] | list[int | float] = 1.0,
         dim: int | None = None,
     ):
         corners = [c for c in (lower, upper) if not isinstance(c, int | float)]

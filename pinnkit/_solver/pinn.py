@@ -135,7 +135,8 @@ class PINNSolver(eqx.Module):
         params, static = eqx.partition(network, eqx.is_inexact_array)
         # Copy, so that donating buffers to the training step leaves the caller's network intact.
         params = jax.tree_util.tree_map(jnp.copy, params)
-        opt_state = optimizer.init(params)
+        state = (params, optimizer.init(params))
+        previous = jax.tree_util.tree_map(jnp.copy, state)
         chunk_fn = _make_chunk(self.loss, optimizer, static)
         eval_every = math.ceil(self.eval_every / self.log_every) * self.log_every
 
@@ -163,7 +164,8 @@ class PINNSolver(eqx.Module):
         done, result, message = 0, RESULTS.successful, ""
         while done < steps:
             n = min(self.log_every, steps - done)
-            params, opt_state, losses, bad_step = chunk_fn(params, opt_state, key, done, n)
+            state, previous, losses, bad_step = chunk_fn(key, state, previous, done, n)
+            params = state[0]
             losses = np.asarray(losses)
             bad = int(bad_step)
             kept = n if bad < 0 else bad - done
@@ -219,27 +221,33 @@ def _make_chunk(loss: AbstractLoss, optimizer: optax.GradientTransformation, sta
         return loss(eqx.combine(params, static), batch, key)
 
     def step(carry, step_index):
-        params, opt_state, base_key, bad_step = carry
+        (params, opt_state), previous, base_key, bad_step = carry
         sample_key, loss_key = jax.random.split(jax.random.fold_in(base_key, step_index))
         batch = loss.sample(sample_key)
         value, grads = jax.value_and_grad(loss_of_params)(params, batch, loss_key)
         updates, new_opt_state = optimizer.update(grads, opt_state, params)
         new_params = optax.apply_updates(params, updates)
-        ok = (bad_step < 0) & jnp.isfinite(value) & _all_finite(grads)
-        params = _select(ok, new_params, params)
-        opt_state = _select(ok, new_opt_state, opt_state)
-        bad_step = jnp.where((bad_step < 0) & ~ok, step_index, bad_step)
-        return (params, opt_state, base_key, bad_step), value
+        ok = jnp.isfinite(value) & _all_finite(grads)
+        first_failure = (bad_step < 0) & ~ok
+        # On success, step forward and remember where we came from. On the first failure, go
+        # back to the previous state: its loss (the last one recorded) was finite. Afterwards,
+        # stay put.
+        current = (params, opt_state)
+        advanced = (new_params, new_opt_state)
+        state = _select((bad_step < 0) & ok, advanced, _select(first_failure, previous, current))
+        previous = _select((bad_step < 0) & ok, current, previous)
+        bad_step = jnp.where(first_failure, step_index, bad_step)
+        return (state, previous, base_key, bad_step), value
 
-    # The key is not donated; params and optimizer state are updated in place where the
-    # backend supports it.
+    # The key is not donated; the training state is updated in place where the backend
+    # supports it.
     @eqx.filter_jit(donate="all-except-first")
-    def run(key, params, opt_state, start, indices):
-        init = (params, opt_state, key, jnp.array(-1))
-        (params, opt_state, _, bad_step), losses = jax.lax.scan(step, init, start + indices)
-        return params, opt_state, losses, bad_step
+    def run(key, state, previous, start, indices):
+        init = (state, previous, key, jnp.array(-1))
+        (state, previous, _, bad_step), losses = jax.lax.scan(step, init, start + indices)
+        return state, previous, losses, bad_step
 
-    def chunk_fn(params, opt_state, key, start: int, n: int):
-        return run(key, params, opt_state, jnp.asarray(start), jnp.arange(n))
+    def chunk_fn(key, state, previous, start: int, n: int):
+        return run(key, state, previous, jnp.asarray(start), jnp.arange(n))
 
     return chunk_fn

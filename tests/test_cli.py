@@ -1,0 +1,80 @@
+"""The `pinnkit` command line."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from pinnkit import ESTIMATORS
+from pinnkit.cli import main
+from pinnkit.problems import PROBLEMS
+
+
+RESULT_KEYS = {
+    "problem",
+    "dim",
+    "estimator",
+    "samples",
+    "steps",
+    "batch",
+    "seed",
+    "rel_l2",
+    "rel_l1",
+    "wall_s",
+    "steps_per_s",
+    "peak_rss_mb",
+}
+
+
+def test_problems_lists_every_name(capsys):
+    assert main(["problems"]) == 0
+    out = capsys.readouterr().out
+    for name, spec in PROBLEMS.items():
+        assert name in out
+        assert f"dim >= {spec.min_dim}" in out
+
+
+def test_module_entry_point():
+    done = subprocess.run(
+        [sys.executable, "-m", "pinnkit", "problems"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    for name in PROBLEMS:
+        assert name in done.stdout
+
+
+def test_tiny_solve(tmp_path, capsys):
+    args = "solve poisson-two-body --dim 3 --steps 20 --batch 8 --width 8 --test-size 100"
+    code = main([*args.split(), "--eval-every", "10", "--no-progress", "--out", str(tmp_path)])
+    assert code == 0
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert RESULT_KEYS <= set(result)
+    assert result["problem"] == "poisson-two-body" and result["dim"] == 3
+    assert result["estimator"] == "exact" and result["samples"] is None
+    assert result["steps"] == 20 and result["batch"] == 8 and result["seed"] == 0
+    assert 0 < result["rel_l2"] < 10 and 0 < result["rel_l1"] < 10
+    assert result["wall_s"] > 0 and result["steps_per_s"] > 0 and result["peak_rss_mb"] > 10
+    assert (tmp_path / "history.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "network.eqx").stat().st_size > 0
+    assert "rel_l2=" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv, message, names",
+    [
+        (["solve", "heat-equation", "--dim", "3"], "unknown problem 'heat-equation'", PROBLEMS),
+        (["solve", "poisson-two-body", "--estimator", "magic"], "unknown estimator", ESTIMATORS),
+        (["solve", "poisson-three-body", "--dim", "2"], "needs dim >= 3", []),
+        (["solve", "poisson-two-body", "--steps", "0"], "--steps must be >= 1", []),
+    ],
+)
+def test_errors_exit_2(argv, message, names, capsys, tmp_path):
+    with pytest.raises(SystemExit) as info:
+        main([*argv, "--no-progress", "--out", str(tmp_path)])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err
+    for name in names:
+        assert name in err
+    assert not (tmp_path / "result.json").exists()

@@ -1,0 +1,144 @@
+"""Networks: scalar output, initialization options, clear errors, exact boundary values."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from helpers import NETWORK_FACTORIES, random_points, rejected
+
+import pinnkit as pk
+from pinnkit._network.mlp import _ACTIVATIONS
+
+
+@pytest.mark.parametrize("dim", [3, 8])
+@pytest.mark.parametrize("name", list(NETWORK_FACTORIES))
+def test_scalar_output_and_vmap(name, dim, getkey):
+    network = NETWORK_FACTORIES[name](dim, getkey())
+    assert isinstance(network, pk.AbstractNetwork)
+    assert network.in_size == dim
+    x = random_points(getkey(), 5, dim)
+    out = network(x[0])
+    assert out.shape == () and bool(jnp.isfinite(out))
+    batch = jax.vmap(network)(x)
+    assert batch.shape == (5,)
+    np.testing.assert_allclose(batch[0], out, rtol=1e-6)
+    assert float(jnp.std(batch)) > 0, "a random network should not be constant"
+
+
+@pytest.mark.parametrize("name", list(NETWORK_FACTORIES))
+def test_wrong_input_shape(name, getkey):
+    network = NETWORK_FACTORIES[name](4, getkey())
+    with pytest.raises(ValueError, match=r"takes one point of shape \(4,\), got shape \(5,\)"):
+        network(jnp.ones(5))
+    rejected(lambda: network(jnp.ones((2, 4))), r"use jax.vmap for a batch")
+
+
+def test_mlp_layer_sizes(getkey):
+    mlp = pk.MLP(5, width=7, depth=3, key=getkey())
+    shapes = [layer.weight.shape for layer in mlp.layers]
+    assert shapes == [(7, 5), (7, 7), (7, 7), (1, 7)]
+    linear = pk.MLP(5, width=7, depth=0, key=getkey())
+    assert [layer.weight.shape for layer in linear.layers] == [(1, 5)]
+    x = jnp.arange(5.0)
+    expected = linear.layers[0].weight @ x + linear.layers[0].bias
+    np.testing.assert_allclose(linear(x), expected[0], rtol=1e-6)
+
+
+@pytest.mark.parametrize("init", ["glorot_normal", "glorot_uniform", "lecun_normal"])
+def test_initializations_zero_biases_and_scale(init, getkey):
+    mlp = pk.MLP(50, width=200, depth=1, initialization=init, key=getkey())
+    weight = mlp.layers[0].weight
+    for layer in mlp.layers:
+        assert not np.any(np.asarray(layer.bias))
+    fan_in, fan_out = 50, 200
+    expected_std = {
+        "glorot_normal": np.sqrt(2 / (fan_in + fan_out)),
+        "glorot_uniform": np.sqrt(6 / (fan_in + fan_out)) / np.sqrt(3),
+        "lecun_normal": 1 / np.sqrt(fan_in),
+    }[init]
+    np.testing.assert_allclose(np.std(weight), expected_std, rtol=0.05)
+    if init == "glorot_uniform":
+        assert np.max(np.abs(weight)) <= np.sqrt(6 / (fan_in + fan_out))
+
+
+def test_uniform_initialization_draws_biases(getkey):
+    mlp = pk.MLP(50, width=200, depth=1, key=getkey())
+    bias, weight = mlp.layers[0].bias, mlp.layers[0].weight
+    assert np.any(np.asarray(bias))
+    assert np.max(np.abs(weight)) <= 1 / np.sqrt(50)
+
+
+@pytest.mark.parametrize("activation", list(_ACTIVATIONS))
+def test_activation_by_name(activation, getkey):
+    key = getkey()
+    named = pk.MLP(3, 8, 1, activation=activation, key=key)
+    explicit = pk.MLP(3, 8, 1, activation=_ACTIVATIONS[activation], key=key)
+    x = jnp.array([0.1, -0.4, 0.7])
+    np.testing.assert_allclose(named(x), explicit(x), rtol=1e-6)
+    by_hand = named.layers[1](_ACTIVATIONS[activation](named.layers[0](x)))[0]
+    np.testing.assert_allclose(named(x), by_hand, rtol=1e-6)
+
+
+def test_callable_activation(getkey):
+    key = getkey()
+    mlp = pk.MLP(3, 8, 1, activation=lambda h: h, key=key)
+    x, y = jnp.array([0.1, -0.4, 0.7]), jnp.array([1.0, 2.0, -0.3])
+    zero = mlp(jnp.zeros(3))
+    # With the identity activation the network is affine.
+    np.testing.assert_allclose(mlp(x + y) - zero, (mlp(x) - zero) + (mlp(y) - zero), atol=1e-5)
+
+
+def test_bad_activation_lists_valid_names(getkey):
+    with pytest.raises(ValueError, match="unknown activation 'relu6'") as info:
+        pk.MLP(3, 8, activation="relu6", key=getkey())
+    for name in _ACTIVATIONS:
+        assert name in str(info.value)
+
+
+@pytest.mark.parametrize("sizes", [(0, 8, 1), (3, 0, 1), (3, 8, -1)])
+def test_bad_sizes(sizes, getkey):
+    in_size, width, depth = sizes
+    with pytest.raises(ValueError, match="MLP needs"):
+        pk.MLP(in_size, width, depth, key=getkey())
+
+
+def test_same_key_same_network(getkey):
+    key = getkey()
+    a, b = pk.MLP(4, 16, key=key), pk.MLP(4, 16, key=key)
+    c = pk.MLP(4, 16, key=getkey())
+    x = jnp.array([0.1, 0.2, 0.3, 0.4])
+    assert a(x) == b(x)
+    assert a(x) != c(x)
+
+
+@pytest.mark.parametrize("dim", [3, 8])
+def test_hard_dirichlet_vanishes_on_unit_sphere(dim, getkey):
+    inner = pk.MLP(dim, 16, 2, key=getkey())
+    network = pk.HardDirichlet(inner)
+    assert network.in_size == dim
+    sphere = pk.Sphere(dim).sample_interior(getkey(), 50)
+    on_sphere = jax.vmap(network)(sphere)
+    np.testing.assert_allclose(on_sphere, 0.0, atol=1e-5)
+    # Inside, it is (1 - |x|^2) times the wrapped network, and not zero.
+    inside = 0.5 * sphere
+    np.testing.assert_allclose(
+        jax.vmap(network)(inside), 0.75 * jax.vmap(inner)(inside), rtol=1e-5, atol=1e-7
+    )
+    assert float(jnp.max(jnp.abs(jax.vmap(network)(inside)))) > 1e-3
+
+
+def test_hard_dirichlet_with_boundary_value_and_distance(getkey):
+    inner = pk.MLP(2, 16, 2, key=getkey())
+    box_distance = lambda x: x[0] * (1 - x[0]) * x[1] * (1 - x[1])
+    g = lambda x: 1.0 + x[0] - 2 * x[1]
+    network = pk.HardDirichlet(inner, distance=box_distance, boundary_value=g)
+    boundary = pk.Box(0.0, 1.0, dim=2).sample_boundary(getkey(), 40)
+    np.testing.assert_allclose(jax.vmap(network)(boundary), jax.vmap(g)(boundary), atol=1e-6)
+    x = jnp.array([0.3, 0.6])
+    np.testing.assert_allclose(network(x), box_distance(x) * inner(x) + g(x), rtol=1e-6)
+
+
+def test_unit_ball_distance():
+    assert pk.unit_ball_distance(jnp.array([0.6, 0.8])) == pytest.approx(0.0, abs=1e-7)
+    assert pk.unit_ball_distance(jnp.zeros(3)) == 1.0
+    assert pk.unit_ball_distance(jnp.array([0.5, 0.0])) == pytest.approx(0.75)
