@@ -26,16 +26,14 @@ from ._loss.losses import (
     TargetBatch as TargetBatch,
     WeightedSum as WeightedSum,
 )
-from ._network.base import (
-    AbstractNetwork as AbstractNetwork,
-    AbstractTaylorMode as AbstractTaylorMode,
-)
+from ._network.base import AbstractNetwork as AbstractNetwork
 from ._network.mlp import (
     MLP as MLP,
     HardDirichlet as HardDirichlet,
     UnitBallDistance as UnitBallDistance,
     unit_ball_distance as unit_ball_distance,
 )
+from ._network.taylor import AbstractTaylorMode as AbstractTaylorMode
 from ._operator.base import (
     AbstractOperator as AbstractOperator,
     Biharmonic as Biharmonic,

@@ -6,10 +6,20 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from .._operator.base import AbstractOperator, Diffusion, Gradient, Laplacian, Partial, Value
-from .._taylor.jets import second_directional
+from .._network.taylor import coordinate_jets, directional_jets
+from .._operator.base import (
+    AbstractOperator,
+    Diagonal,
+    Diffusion,
+    Gradient,
+    Laplacian,
+    Partial,
+    Value,
+)
+from .._taylor.jets import mixed_partial
 from .._types import Key, Point, ScalarField
 from .base import AbstractEstimator
+from .sampling import signed_factors
 
 
 class Exact(AbstractEstimator):
@@ -42,13 +52,16 @@ class Exact(AbstractEstimator):
 
 
 class ExactJet(AbstractEstimator):
-    r"""Exact values from $d$ basis jets, one second-order Taylor jet per direction.
+    r"""Exact values from $d$ basis jets: one Taylor jet per coordinate direction.
 
-    The Laplacian is $\sum_i \partial_i^2 u$ with $\partial_i^2 u$ the second output of the
-    2-jet with tangents $(e_i, 0)$; a [`pinnkit.Diffusion`][] with symmetric coefficients
-    $C = Q \Lambda Q^\top$ is $\sum_k \lambda_k\, q_k^\top D^2 u\, q_k$. The jets run in chunks
-    of `chunk_size` directions, so no $d \times d$ matrix is built for the Laplacian.
-    Partial derivatives use nested forward-mode products; gradients reverse mode.
+    The Laplacian is $\sum_i \partial_i^2 u$, with $\partial_i^2 u$ the second output of the
+    2-jet with tangents $(e_i, 0)$; [`pinnkit.Diagonal`][] of order $k$ uses $k$-jets. A
+    [`pinnkit.Diffusion`][] with symmetric coefficients $A_+ A_+^\top - A_- A_-^\top$ is
+    $\sum_k (A_\pm e_k)^\top D^2 u\, (A_\pm e_k)$ with signs. The jets run in chunks of
+    `chunk_size` directions and take the networks' Taylor-mode fast path
+    ([`pinnkit.AbstractTaylorMode`][]), so no $d \times d$ matrix is built for the
+    Laplacian. Partial derivatives come from jets with slot patterns derived by enumerating
+    partitions (no nested autodiff); gradients use reverse mode.
 
     **Arguments:**
 
@@ -58,33 +71,50 @@ class ExactJet(AbstractEstimator):
     chunk_size: int = eqx.field(default=64, static=True)
 
     def supports(self, operator: AbstractOperator) -> bool:
-        return isinstance(operator, Value | Gradient | Laplacian | Diffusion | Partial)
+        return isinstance(operator, Value | Gradient | Laplacian | Diagonal | Diffusion | Partial)
 
     def evaluate_atoms(
         self, fn: ScalarField, x: Point, atoms: tuple[AbstractOperator, ...], key: Key
     ) -> tuple[Float[Array, ""], tuple[Array, ...]]:
         dim = x.shape[0]
-        batch_size = min(self.chunk_size, dim)
         values = []
         for atom in atoms:
-            if isinstance(atom, Laplacian):
+            if isinstance(atom, Laplacian | Diagonal):
+                order = 2 if isinstance(atom, Laplacian) else atom.order
 
-                def basis_curvature(i: Array) -> Array:
-                    return second_directional(fn, x, jax.nn.one_hot(i, dim, dtype=x.dtype))
+                def pure(indices: Array, order: int = order) -> Array:
+                    return coordinate_jets(fn, x, indices, order, collapse=True)[1][-1]
 
-                curvatures = jax.lax.map(basis_curvature, jnp.arange(dim), batch_size=batch_size)
-                values.append(jnp.sum(curvatures))
+                values.append(_chunked_sum(pure, jnp.arange(dim), self.chunk_size))
             elif isinstance(atom, Diffusion):
-                eigenvalues, eigenvectors = jnp.linalg.eigh(atom.symmetric())
 
-                def eigen_curvature(q: Array) -> Array:
-                    return second_directional(fn, x, q)
+                def curvature(rows: Array) -> Array:
+                    return directional_jets(fn, x, rows, 2, collapse=True)[1][-1]
 
-                curvatures = jax.lax.map(eigen_curvature, eigenvectors.T, batch_size=batch_size)
-                values.append(jnp.sum(eigenvalues * curvatures))
+                positive, negative = signed_factors(atom.matrix)
+                plus = _chunked_sum(curvature, positive.T, self.chunk_size)
+                minus = _chunked_sum(curvature, negative.T, self.chunk_size)
+                values.append(plus - minus)
+            elif isinstance(atom, Partial):
+                if max(atom.indices) >= dim:
+                    raise ValueError(
+                        f"Partial{atom.indices} needs dim > {max(atom.indices)}, got {dim}"
+                    )
+                values.append(mixed_partial(fn, x, atom.indices))
             else:
                 values.append(atom.exact(fn, x))
         return fn(x), tuple(values)
+
+
+def _chunked_sum(fn, items: Array, chunk: int) -> Array:
+    """`sum(fn(c) for c in chunks of items)`, with `jax.lax.map` over the full chunks."""
+    n = items.shape[0]
+    chunk = max(1, min(chunk, n))
+    full = n // chunk
+    total = jnp.sum(jax.lax.map(fn, items[: full * chunk].reshape(full, chunk, *items.shape[1:])))
+    if n % chunk:
+        total = total + fn(items[full * chunk :])
+    return total
 
 
 class ForwardLaplacian(AbstractEstimator):
@@ -123,10 +153,8 @@ class ForwardLaplacian(AbstractEstimator):
 
 
 def _diffusion_by_forward_laplacian(fn: ScalarField, x: Point, op: Diffusion) -> Array:
-    eigenvalues, eigenvectors = jnp.linalg.eigh(op.symmetric())
     total = jnp.zeros((), x.dtype)
-    for sign in (1.0, -1.0):
-        factor = eigenvectors * jnp.sqrt(jnp.maximum(sign * eigenvalues, 0.0))
+    for sign, factor in zip((1.0, -1.0), signed_factors(op.matrix), strict=True):
 
         def shifted(z: Array, factor: Array = factor) -> Array:
             return fn(x + factor @ z)

@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from .._network.base import coordinate_jet, coordinate_line, directional_jet
+from .._network.taylor import coordinate_jets, coordinate_line, directional_jets
 from .._operator.base import (
     AbstractOperator,
     Biharmonic,
@@ -140,24 +140,24 @@ class HTE(AbstractEstimator):
             key, self.num_samples, x.shape[0], self.distribution, x.dtype
         )
 
-        def quadratic(v: Array) -> tuple[Array, Array]:
+        def mean_quadratic(vectors: Array) -> tuple[Array, Array]:
+            """u(x) and the mean of v^T D^2 u v over the rows of `vectors`."""
             if self.method == "hvp":
-                return fn(x), _hvp_quadratic(fn, x, v)
-            primal, (_, second) = directional_jet(fn, x, v, 2)
-            return primal, second
+                return fn(x), jnp.mean(jax.vmap(lambda v: _hvp_quadratic(fn, x, v))(vectors))
+            primal, (_, total) = directional_jets(fn, x, vectors, 2, collapse=True)
+            return primal, total / vectors.shape[0]
 
         primal = None
         values = []
         for atom in atoms:
             if isinstance(atom, Laplacian):
-                primals, seconds = jax.vmap(quadratic)(directions)
-                primal = primals[0]
-                values.append(jnp.mean(seconds))
+                primal, value = mean_quadratic(directions)
+                values.append(value)
             elif isinstance(atom, Diffusion):
                 positive, negative = signed_factors(atom.matrix)
-                _, plus = jax.vmap(quadratic)(directions @ positive.T)
-                _, minus = jax.vmap(quadratic)(directions @ negative.T)
-                values.append(jnp.mean(plus - minus))
+                primal, plus = mean_quadratic(directions @ positive.T)
+                _, minus = mean_quadratic(directions @ negative.T)
+                values.append(plus - minus)
             else:
                 values.append(atom.exact(fn, x))
         return (fn(x) if primal is None else primal), tuple(values)
@@ -245,48 +245,31 @@ class STDE(AbstractEstimator):
         index = sample_coordinates(key, dim, self.num_samples)
         scale = dim / self.num_samples
         if isinstance(atom, Diffusion):
+            # tr(C H) = sum_j (A+ e_j)^T H (A+ e_j) - (A- e_j)^T H (A- e_j)
             positive, negative = signed_factors(atom.matrix)
-
-            def column(j: Array) -> tuple[Array, Array]:
-                primal, (_, plus) = directional_jet(fn, x, positive[:, j], 2)
-                _, (_, minus) = directional_jet(fn, x, negative[:, j], 2)
-                return primal, plus - minus
-
-            primals, terms = jax.vmap(column)(index)
-            return primals[0], scale * jnp.sum(terms)
+            primal, (_, plus) = directional_jets(fn, x, positive[:, index].T, 2, collapse=True)
+            _, (_, minus) = directional_jets(fn, x, negative[:, index].T, 2, collapse=True)
+            return primal, scale * (plus - minus)
         order = 2 if isinstance(atom, Laplacian) else atom.order
-
-        def pure(j: Array) -> tuple[Array, Array]:
-            primal, outputs = coordinate_jet(fn, x, j, order)
-            return primal, outputs[-1]
-
-        primals, terms = jax.vmap(pure)(index)
-        return primals[0], scale * jnp.sum(terms)
+        primal, derivatives = coordinate_jets(fn, x, index, order, collapse=True)
+        return primal, scale * derivatives[-1]
 
     def _dense(
         self, fn: ScalarField, x: Point, atom: AbstractOperator, key: Key
     ) -> tuple[Array, Array]:
         dim = x.shape[0]
+        n = self.num_samples
         if isinstance(atom, Biharmonic):
-            directions = sample_directions(key, self.num_samples, dim, "gaussian", x.dtype)
-
-            def fourth(v: Array) -> tuple[Array, Array]:
-                primal, outputs = directional_jet(fn, x, v, 4)
-                return primal, outputs[3]
-
-            primals, terms = jax.vmap(fourth)(directions)
-            return primals[0], jnp.mean(terms) / 3.0
+            # E[output 4] = 3 (Laplacian^2 u) for Gaussian tangents.
+            directions = sample_directions(key, n, dim, "gaussian", x.dtype)
+            primal, derivatives = directional_jets(fn, x, directions, 4, collapse=True)
+            return primal, derivatives[-1] / (3.0 * n)
         distribution = self.distribution or "rademacher"
-        directions = sample_directions(key, self.num_samples, dim, distribution, x.dtype)
-
-        def second(v: Array) -> tuple[Array, Array]:
-            primal, outputs = directional_jet(fn, x, v, 2)
-            return primal, outputs[1]
-
+        directions = sample_directions(key, n, dim, distribution, x.dtype)
         if isinstance(atom, Diffusion):
             positive, negative = signed_factors(atom.matrix)
-            primals, plus = jax.vmap(second)(directions @ positive.T)
-            _, minus = jax.vmap(second)(directions @ negative.T)
-            return primals[0], jnp.mean(plus - minus)
-        primals, terms = jax.vmap(second)(directions)
-        return primals[0], jnp.mean(terms)
+            primal, (_, plus) = directional_jets(fn, x, directions @ positive.T, 2, collapse=True)
+            _, (_, minus) = directional_jets(fn, x, directions @ negative.T, 2, collapse=True)
+            return primal, (plus - minus) / n
+        primal, (_, total) = directional_jets(fn, x, directions, 2, collapse=True)
+        return primal, total / n

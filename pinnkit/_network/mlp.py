@@ -7,17 +7,18 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jax.experimental import jet
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from .._types import Point
-from .base import (
-    AbstractNetwork,
+from .base import AbstractNetwork, check_input
+from .taylor import (
     AbstractTaylorMode,
-    check_input,
-    coordinate_jet,
+    Series,
+    coordinate_jets,
     coordinate_line,
-    directional_jet,
+    directional_jets,
     product_jet,
+    sum_jets,
 )
 
 
@@ -116,28 +117,66 @@ class MLP(AbstractNetwork, AbstractTaylorMode):
         column = first.weight[:, index]
         return lambda t: self._from_first_layer(h0 + t * column)
 
-    def coordinate_jet(self, x: Point, index: Array, order: int) -> tuple[Array, list[Array]]:
+    def coordinate_jets(
+        self, x: Point, indices: Int[Array, " n"], order: int, collapse: bool
+    ) -> Series:
         check_input(self, x)
         first = self.layers[0]
-        zero = jnp.zeros(first.out_features, x.dtype)
-        return self._jet_from_first_layer(first(x), [first.weight[:, index]] + [zero] * (order - 1))
+        tangents = first.weight[:, indices].T  # gathered columns W e_j: O(width) each
+        return self._jets_from_first_layer(first(x), tangents, order, collapse)
 
-    def directional_jet(self, x: Point, direction: Array, order: int) -> tuple[Array, list[Array]]:
+    def directional_jets(
+        self, x: Point, directions: Float[Array, "n dim"], order: int, collapse: bool
+    ) -> Series:
         check_input(self, x)
         first = self.layers[0]
-        zero = jnp.zeros(first.out_features, x.dtype)
-        return self._jet_from_first_layer(
-            first(x), [first.weight @ direction] + [zero] * (order - 1)
-        )
+        return self._jets_from_first_layer(first(x), directions @ first.weight.T, order, collapse)
 
-    def _jet_from_first_layer(self, h: Array, series: list[Array]) -> tuple[Array, list[Array]]:
-        # Linear layers map each Taylor coefficient once (the bias only shifts the primal);
-        # only the elementwise activation needs a jet.
+    def _jets_from_first_layer(
+        self, h: Array, tangents: Float[Array, "n width"], order: int, collapse: bool
+    ) -> Series:
+        # Taylor coefficients of the first layer's output along each direction: (W v, 0, ...).
+        # Linear layers map each coefficient once (the bias only shifts the primal); only the
+        # elementwise activation needs a jet. A collapsed top order enters each activation
+        # linearly, sigma'(h) * sum, so it is carried as one vector.
+        n, width = tangents.shape
+        lower = [tangents] + [jnp.zeros((n, width), h.dtype)] * (order - 1)
+        top = None
+        if collapse:
+            lower, top = lower[:-1], jnp.zeros(width, h.dtype)
+            if order == 1:
+                lower, top = [], jnp.sum(tangents, axis=0)
         for layer in self.layers[1:]:
-            a, a_series = jet.jet(self.activation, (h,), (tuple(series),))
+            a, a_lower, a_top = self._activation_jet(h, lower, top, n, order)
             h = layer(a)
-            series = [layer.weight @ s for s in a_series]
-        return h[0], [s[0] for s in series]
+            lower = [c @ layer.weight.T for c in a_lower]
+            top = None if a_top is None else layer.weight @ a_top
+        derivatives = [c[:, 0] for c in lower]
+        if top is not None:
+            derivatives.append(top[0])
+        return h[0], derivatives
+
+    def _activation_jet(
+        self, h: Array, lower: list[Array], top: Array | None, n: int, order: int
+    ) -> tuple[Array, list[Array], Array | None]:
+        if top is None:
+            return self.activation(h), self._per_direction(h, lower), None
+        if order == 1:
+            a, slope = jax.jvp(self.activation, (h,), (jnp.ones_like(h),))
+            return a, [], slope * top
+        # Per direction, with the top coefficient's input set to zero; then add
+        # sigma'(h) * (sum of top inputs), the only place the top input enters.
+        padded = lower + [jnp.zeros((n, h.shape[0]), h.dtype)]
+        a_all = self._per_direction(h, padded)
+        slope = jax.jvp(self.activation, (h,), (jnp.ones_like(h),))[1]
+        return self.activation(h), a_all[:-1], jnp.sum(a_all[-1], axis=0) + slope * top
+
+    def _per_direction(self, h: Array, series: list[Array]) -> list[Array]:
+        # The primal h is shared: vmap over directions leaves its pass unbatched.
+        def one(*coefficients: Array) -> list[Array]:
+            return list(jet.jet(self.activation, (h,), (coefficients,))[1])
+
+        return jax.vmap(one)(*series)
 
 
 class UnitBallDistance(AbstractTaylorMode):
@@ -158,19 +197,27 @@ class UnitBallDistance(AbstractTaylorMode):
         xj = x[index]
         return lambda t: value - 2.0 * t * xj - t**2
 
-    def coordinate_jet(self, x: Point, index: Array, order: int) -> tuple[Array, list[Array]]:
+    def coordinate_jets(
+        self, x: Point, indices: Int[Array, " n"], order: int, collapse: bool
+    ) -> Series:
         # phi(x + t e_j) = phi(x) - 2 t x_j - t^2
-        return self._quadratic(x, x[index], jnp.ones((), x.dtype), order)
+        return self._quadratic(x, x[indices], jnp.ones(indices.shape, x.dtype), order, collapse)
 
-    def directional_jet(self, x: Point, direction: Array, order: int) -> tuple[Array, list[Array]]:
+    def directional_jets(
+        self, x: Point, directions: Float[Array, "n dim"], order: int, collapse: bool
+    ) -> Series:
         # phi(x + t v) = phi(x) - 2 t <x, v> - t^2 |v|^2
-        return self._quadratic(x, jnp.dot(x, direction), jnp.dot(direction, direction), order)
+        squares = jnp.sum(directions**2, axis=1)
+        return self._quadratic(x, directions @ x, squares, order, collapse)
 
     def _quadratic(
-        self, x: Point, x_dot_v: Array, v_dot_v: Array, order: int
-    ) -> tuple[Array, list[Array]]:
-        derivatives = [-2.0 * x_dot_v, -2.0 * v_dot_v] + [jnp.zeros((), x.dtype)] * order
-        return self(x), derivatives[:order]
+        self, x: Point, x_dot_v: Array, v_dot_v: Array, order: int, collapse: bool
+    ) -> Series:
+        zero = jnp.zeros_like(x_dot_v)
+        derivatives = ([-2.0 * x_dot_v, -2.0 * v_dot_v] + [zero] * order)[:order]
+        if collapse:
+            derivatives[-1] = jnp.sum(derivatives[-1])
+        return self(x), derivatives
 
 
 unit_ball_distance = UnitBallDistance()
@@ -221,18 +268,22 @@ class HardDirichlet(AbstractNetwork, AbstractTaylorMode):
         boundary = coordinate_line(self.boundary_value, x, index)
         return lambda t: distance(t) * network(t) + boundary(t)
 
-    def coordinate_jet(self, x: Point, index: Array, order: int) -> tuple[Array, list[Array]]:
-        return self._combine(coordinate_jet, x, index, order)
+    def coordinate_jets(
+        self, x: Point, indices: Int[Array, " n"], order: int, collapse: bool
+    ) -> Series:
+        return self._combine(coordinate_jets, x, indices, order, collapse)
 
-    def directional_jet(self, x: Point, direction: Array, order: int) -> tuple[Array, list[Array]]:
-        return self._combine(directional_jet, x, direction, order)
+    def directional_jets(
+        self, x: Point, directions: Float[Array, "n dim"], order: int, collapse: bool
+    ) -> Series:
+        return self._combine(directional_jets, x, directions, order, collapse)
 
-    def _combine(self, jet_fn, x: Point, tangent: Array, order: int) -> tuple[Array, list[Array]]:
-        primal, derivatives = product_jet(
-            jet_fn(self.distance, x, tangent, order), jet_fn(self.network, x, tangent, order)
+    def _combine(self, jets, x: Point, tangents: Array, order: int, collapse: bool) -> Series:
+        series = product_jet(
+            jets(self.distance, x, tangents, order, collapse),
+            jets(self.network, x, tangents, order, collapse),
+            collapse,
         )
         if self.boundary_value is not None:
-            b_primal, b_derivatives = jet_fn(self.boundary_value, x, tangent, order)
-            primal = primal + b_primal
-            derivatives = [a + b for a, b in zip(derivatives, b_derivatives, strict=True)]
-        return primal, derivatives
+            series = sum_jets(series, jets(self.boundary_value, x, tangents, order, collapse))
+        return series

@@ -9,16 +9,9 @@ import jax.numpy as jnp
 from jax.experimental import jet
 from jaxtyping import Array, Float
 
-from .._network.base import directional_jet
+from .._network.taylor import directional_jet
 from .._types import Point, ScalarField
 from .partitions import polarization, slot_pattern
-
-
-def second_directional(
-    fn: ScalarField, x: Point, tangent: Float[Array, " dim"]
-) -> Float[Array, ""]:
-    r"""$v^\top D^2 u(x)\, v$ from one 2-jet with tangents `(v, 0)`."""
-    return directional_jet(fn, x, tangent, 2)[1][1]
 
 
 def mixed_partial(fn: ScalarField, x: Point, indices: tuple[int, ...]) -> Float[Array, ""]:
