@@ -96,10 +96,7 @@ class ExactJet(AbstractEstimator):
                 minus = _chunked_sum(curvature, negative.T, self.chunk_size)
                 values.append(plus - minus)
             elif isinstance(atom, Partial):
-                if max(atom.indices) >= dim:
-                    raise ValueError(
-                        f"Partial{atom.indices} needs dim > {max(atom.indices)}, got {dim}"
-                    )
+                atom.check_dimension(dim)
                 values.append(mixed_partial(fn, x, atom.indices))
             else:
                 values.append(atom.exact(fn, x))

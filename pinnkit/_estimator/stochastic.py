@@ -229,10 +229,7 @@ class STDE(AbstractEstimator):
                 primals.append(primal)
                 values.append(value)
             elif isinstance(atom, Partial):
-                if max(atom.indices) >= dim:
-                    raise ValueError(
-                        f"Partial{atom.indices} needs dim > {max(atom.indices)}, got {dim}"
-                    )
+                atom.check_dimension(dim)
                 values.append(mixed_partial(fn, x, atom.indices))
             else:
                 values.append(atom.exact(fn, x))

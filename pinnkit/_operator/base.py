@@ -170,12 +170,14 @@ class Partial(AbstractOperator):
     def order(self) -> int:
         return len(self.indices)
 
+    def check_dimension(self, dim: int) -> None:
+        """Raise a clear error when a coordinate index is out of range for `dim`."""
+        if max(self.indices) >= dim:
+            raise ValueError(f"Partial{self.indices} needs dim > {max(self.indices)}, got {dim}")
+
     def exact(self, fn: ScalarField, x: Point) -> Float[Array, ""]:
         check_point(x)
-        if max(self.indices) >= x.shape[0]:
-            raise ValueError(
-                f"Partial{self.indices} needs dim > {max(self.indices)}, got {x.shape[0]}"
-            )
+        self.check_dimension(x.shape[0])
         g = fn
         for i in self.indices:
             g = _derivative_along(g, jnp.zeros_like(x).at[i].set(1.0))
