@@ -55,6 +55,17 @@ from ._solver.pinn import (
     linear_decay_adam as linear_decay_adam,
 )
 from ._solver.reference import TestSet as TestSet
+from ._timestepping.discretization import (
+    AbstractDiscretization as AbstractDiscretization,
+    FiniteDifference as FiniteDifference,
+    Fourier as Fourier,
+    Radial as Radial,
+)
+from ._timestepping.mol import (
+    MethodOfLines as MethodOfLines,
+    MOLSolution as MOLSolution,
+    radial_reference as radial_reference,
+)
 
 
 __version__ = "0.1.0"

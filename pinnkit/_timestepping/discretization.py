@@ -150,7 +150,8 @@ class FiniteDifference(AbstractDiscretization):
         """The grid spacing $h$ along each axis."""
         cells = {"dirichlet": 1, "periodic": 0, "neumann": -1}[self.boundary]
         return tuple(
-            (b - a) / (n + cells) for a, b, n in zip(self.lower, self.upper, self.shape, strict=True)
+            (b - a) / (n + cells)
+            for a, b, n in zip(self.lower, self.upper, self.shape, strict=True)
         )
 
     @property

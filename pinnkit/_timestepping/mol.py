@@ -18,6 +18,31 @@ from .discretization import AbstractDiscretization, PointFunction, Radial
 _IMEX_SOLVERS = (diffrax.KenCarp3, diffrax.KenCarp4, diffrax.KenCarp5, diffrax.Sil3)
 
 
+class _Linear(eqx.Module):
+    discretization: AbstractDiscretization
+
+    def __call__(self, t, y, args):
+        del t, args
+        return self.discretization.linear(y)
+
+
+class _Reaction(eqx.Module):
+    reaction: Callable
+
+    def __call__(self, t, y, args):
+        del t, args
+        return jnp.vectorize(self.reaction)(y)
+
+
+class _Full(eqx.Module):
+    discretization: AbstractDiscretization
+    reaction: Callable
+
+    def __call__(self, t, y, args):
+        del t, args
+        return self.discretization.linear(y) + jnp.vectorize(self.reaction)(y)
+
+
 class MOLSolution(eqx.Module):
     """The outcome of [`pinnkit.MethodOfLines.solve`][].
 
@@ -34,7 +59,7 @@ class MOLSolution(eqx.Module):
     """
 
     ts: Float[Array, " times"]
-    values: Float[Array, "times *grid"]
+    values: Float[Array, " times *grid"]
     discretization: AbstractDiscretization
     result: Any
     message: str
@@ -123,51 +148,38 @@ class MethodOfLines(eqx.Module):
                 "side: set imex=True, or use a fully implicit solver such as diffrax.Kvaerno5()"
             )
         if self.solver is not None and not isinstance(self.solver, diffrax.AbstractSolver):
-            raise TypeError(
-                f"solver must be a diffrax solver, got {type(self.solver).__name__}"
-            )
+            raise TypeError(f"solver must be a diffrax solver, got {type(self.solver).__name__}")
 
     def _solver(self) -> diffrax.AbstractSolver:
         solver = self.solver
         if solver is None:
             solver = diffrax.KenCarp4() if self.imex else diffrax.Kvaerno5()
-        if not self.adaptive and isinstance(solver, diffrax.AbstractImplicitSolver):
-            # Constant steps: the Newton tolerances cannot come from a step-size controller.
-            finder = solver.root_finder
-            values = {"rtol": self.rtol, "atol": self.atol, "norm": optx.rms_norm}
-            names = [n for n in values if getattr(finder, n, None) is diffrax.use_stepsize_tol]
-            if names:
-                solver = eqx.tree_at(
-                    lambda s: [getattr(s.root_finder, n) for n in names],
-                    solver,
-                    [values[n] for n in names],
-                    is_leaf=lambda x: x is diffrax.use_stepsize_tol,
-                )
-        return solver
+        if not isinstance(solver, diffrax.AbstractImplicitSolver):
+            return solver
+        finder = solver.root_finder
+        # Tolerances left to the step-size controller hold a placeholder, not a number.
+        if isinstance(getattr(finder, "rtol", None), float):
+            return solver  # configured by the user: keep it
+        if not self.adaptive:
+            # No controller to take tolerances from. Newton: diffrax 0.7.2's VeryChord was
+            # measured to diverge at large constant steps on stiff heat problems.
+            finder = optx.Newton(rtol=self.rtol, atol=self.atol)
+        elif self.imex and isinstance(finder, diffrax.VeryChord):
+            # Measured with diffrax 0.7.2: the KenCarp solvers with their default VeryChord
+            # reject nearly every step even on the plain heat equation; Newton converges in
+            # one iteration on the (linear) implicit part.
+            finder = diffrax.with_stepsize_controller_tols(optx.Newton)()
+        return eqx.tree_at(lambda s: s.root_finder, solver, finder)
 
     def _terms(self) -> diffrax.AbstractTerm:
-        discretization = self.discretization
-        reaction = None if self.reaction is None else jnp.vectorize(self.reaction)
-
-        def linear(t, y, args):
-            del t, args
-            return discretization.linear(y)
-
-        if reaction is None:
-            return diffrax.ODETerm(linear)
-
-        def react(t, y, args):
-            del t, args
-            return reaction(y)
-
+        # Modules, not closures: equal configurations hit diffeqsolve's compilation cache.
+        linear = diffrax.ODETerm(_Linear(self.discretization))
+        if self.reaction is None:
+            return linear
+        reaction = diffrax.ODETerm(_Reaction(self.reaction))
         if self.imex:
-            return diffrax.MultiTerm(diffrax.ODETerm(react), diffrax.ODETerm(linear))
-
-        def full(t, y, args):
-            del t, args
-            return discretization.linear(y) + reaction(y)
-
-        return diffrax.ODETerm(full)
+            return diffrax.MultiTerm(reaction, linear)
+        return diffrax.ODETerm(_Full(self.discretization, self.reaction))
 
     def solve(
         self,
@@ -202,8 +214,7 @@ class MethodOfLines(eqx.Module):
             y0 = jnp.asarray(initial)
         if y0.shape != tuple(discretization.shape):
             raise ValueError(
-                f"initial values must have the grid's shape {discretization.shape}, got "
-                f"{y0.shape}"
+                f"initial values must have the grid's shape {discretization.shape}, got {y0.shape}"
             )
         if not jnp.issubdtype(y0.dtype, jnp.floating):
             y0 = y0.astype(jnp.result_type(float))
@@ -221,9 +232,9 @@ class MethodOfLines(eqx.Module):
         solution = diffrax.diffeqsolve(
             self._terms(),
             self._solver(),
-            t0,
-            t1,
-            self.dt0,
+            jnp.asarray(t0, dtype=y0.dtype),
+            jnp.asarray(t1, dtype=y0.dtype),
+            None if self.dt0 is None else jnp.asarray(self.dt0, dtype=y0.dtype),
             y0,
             saveat=saveat,
             stepsize_controller=controller,
@@ -301,9 +312,7 @@ def radial_reference(
             "radial method of lines cannot give its reference value"
         )
     if equation not in _RADIAL_EQUATIONS:
-        raise ValueError(
-            f"equation must be one of {sorted(_RADIAL_EQUATIONS)}, got {equation!r}"
-        )
+        raise ValueError(f"equation must be one of {sorted(_RADIAL_EQUATIONS)}, got {equation!r}")
     if s_max is None:
         s_max = 8 * dim * t + 200.0
     with jax.enable_x64(True):
