@@ -33,6 +33,7 @@ from ._network.mlp import (
     UnitBallDistance as UnitBallDistance,
     unit_ball_distance as unit_ball_distance,
 )
+from ._network.shared import SharedFirstLayerMLP as SharedFirstLayerMLP
 from ._network.taylor import AbstractTaylorMode as AbstractTaylorMode
 from ._operator.base import (
     AbstractOperator as AbstractOperator,

@@ -64,6 +64,12 @@ def _build_parser() -> argparse.ArgumentParser:
     solve.add_argument("--out", type=Path, default=None, help="output folder (runs/NAME)")
     solve.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     solve.add_argument("--x64", action="store_true", help="compute in float64")
+    solve.add_argument(
+        "--devices",
+        type=int,
+        default=None,
+        help="split each batch across the first N devices (data parallel; default: one device)",
+    )
 
     from ._bench import add_bench_parser
 
@@ -120,6 +126,18 @@ def _cmd_solve(args: argparse.Namespace) -> int:
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     estimator = make_estimator(args.estimator, args.samples)
+    mesh = None
+    if args.devices is not None:
+        import numpy as np
+        from jax.sharding import Mesh
+
+        available = jax.devices()
+        if not 1 <= args.devices <= len(available):
+            raise ValueError(
+                f"--devices must be between 1 and the {len(available)} available device(s) "
+                f"({available[0].platform}), got {args.devices}"
+            )
+        mesh = Mesh(np.array(available[: args.devices]), ("batch",))
 
     key = jax.random.key(args.seed)
     problem_key, network_key, train_key, test_key = jax.random.split(key, 4)
@@ -129,6 +147,7 @@ def _cmd_solve(args: argparse.Namespace) -> int:
         problem.loss(estimator, batch_size=args.batch),
         learning_rate=args.lr,
         eval_every=args.eval_every,
+        mesh=mesh,
     )
     test_set = problem.test_set(test_key, size=args.test_size)
     out = args.out or Path("runs") / f"{problem.name}-d{problem.dim}-{args.estimator}-s{args.seed}"
@@ -157,6 +176,7 @@ def _cmd_solve(args: argparse.Namespace) -> int:
         "batch": args.batch,
         "seed": args.seed,
         "lr": args.lr,
+        "devices": args.devices or 1,
         "rel_l2": solution.metrics.get("rel_l2"),
         "rel_l1": solution.metrics.get("rel_l1"),
         "wall_s": solution.wall_s,

@@ -44,9 +44,15 @@ def hard_dirichlet_mlp(dim: int, key) -> pk.AbstractNetwork:
     return pk.HardDirichlet(pk.MLP(dim, WIDTH, 2, key=key))
 
 
+def hard_dirichlet_shared(dim: int, key) -> pk.AbstractNetwork:
+    # Block size 1 divides every dimension.
+    return pk.HardDirichlet(pk.SharedFirstLayerMLP(dim, 1, WIDTH, 2, key=key))
+
+
 NETWORK_FACTORIES: dict[str, Callable[[int, jax.Array], pk.AbstractNetwork]] = {
     "mlp": mlp,
     "hard-dirichlet-mlp": hard_dirichlet_mlp,
+    "hard-dirichlet-shared": hard_dirichlet_shared,
 }
 """Small random networks: `factory(dim, key)`."""
 

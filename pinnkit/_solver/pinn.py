@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import Array, PyTree
 
 from .._loss.losses import AbstractLoss
@@ -86,6 +87,12 @@ class PINNSolver(eqx.Module):
     - `log_every`: steps per compiled chunk; the loss history keeps every step (default 100).
     - `eval_every`: steps between test-set evaluations (default 1,000; rounded up to a
       multiple of `log_every`).
+    - `mesh`: a `jax.sharding.Mesh` for data-parallel training, or `None` (default) for one
+      device. Every array in the batch drawn by `loss.sample` is split along its leading
+      (batch) axis across all the mesh's devices; the parameters and optimizer state are
+      replicated on each. The loss and its gradient are then computed shard by shard and
+      summed across devices by the compiler. Every batch size must be divisible by the
+      number of devices in the mesh. The "Scaling out" page of the docs has examples.
     """
 
     loss: AbstractLoss
@@ -93,10 +100,13 @@ class PINNSolver(eqx.Module):
     learning_rate: float = eqx.field(default=1e-3, static=True)
     log_every: int = eqx.field(default=100, static=True)
     eval_every: int = eqx.field(default=1000, static=True)
+    mesh: Mesh | None = eqx.field(default=None, static=True)
 
     def __check_init__(self):
         if self.log_every < 1 or self.eval_every < 1:
             raise ValueError("log_every and eval_every must be >= 1")
+        if self.mesh is not None and not isinstance(self.mesh, Mesh):
+            raise TypeError(f"mesh must be a jax.sharding.Mesh or None, got {type(self.mesh)}")
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
 
@@ -131,13 +141,19 @@ class PINNSolver(eqx.Module):
         if steps < 0:
             raise ValueError(f"steps must be >= 0, got {steps}")
         start = time.perf_counter()
+        if self.mesh is not None:
+            # Check the batch shapes before compiling anything.
+            _split_batch(jax.eval_shape(self.loss.sample, key), self.mesh)
         optimizer = self.optimizer or linear_decay_adam(self.learning_rate, steps)
         params, static = eqx.partition(network, eqx.is_inexact_array)
         # Copy, so that donating buffers to the training step leaves the caller's network intact.
         params = jax.tree_util.tree_map(jnp.copy, params)
         state = (params, optimizer.init(params))
         previous = jax.tree_util.tree_map(jnp.copy, state)
-        chunk_fn = _make_chunk(self.loss, optimizer, static)
+        if self.mesh is not None:
+            state, previous, key = _replicate((state, previous, key), self.mesh)
+            params = state[0]
+        chunk_fn = _make_chunk(self.loss, optimizer, static, self.mesh)
         eval_every = math.ceil(self.eval_every / self.log_every) * self.log_every
 
         history: dict[str, list] = {
@@ -214,8 +230,73 @@ def _progress_bar(total: int, enabled: bool):
     return tqdm(total=total, unit="step", dynamic_ncols=True, mininterval=0.5)
 
 
-def _make_chunk(loss: AbstractLoss, optimizer: optax.GradientTransformation, static: PyTree):
-    """A jitted function running `n` steps from step `start`, stopping updates at a NaN."""
+def _replicate(tree: PyTree, mesh: Mesh) -> PyTree:
+    """Copy every array of `tree` onto every device of `mesh`. Each process passes the same
+    values (as a host-local array), so this also works when the mesh spans several processes,
+    where `jax.device_put` cannot reach the other processes' devices."""
+    replicated = NamedSharding(mesh, PartitionSpec())
+    dynamic, static = eqx.partition(tree, eqx.is_array)
+    dynamic = jax.jit(lambda x: x, out_shardings=replicated)(dynamic)
+    return eqx.combine(dynamic, static)
+
+
+def _split_batch(batch: PyTree, mesh: Mesh) -> PyTree:
+    """Constrain every array of `batch` with a leading axis to be split along that axis across
+    all the devices of `mesh`; scalars are replicated. Also checks the shapes, so it can be
+    called on `jax.eval_shape` output.
+    """
+    devices = mesh.size
+    split = NamedSharding(mesh, PartitionSpec(mesh.axis_names))
+    replicated = NamedSharding(mesh, PartitionSpec())
+
+    def one(path, x):
+        if not hasattr(x, "shape"):
+            return x
+        if x.ndim == 0:
+            sharding = replicated
+        elif x.shape[0] % devices:
+            where = jax.tree_util.keystr(path) or "the batch"
+            raise ValueError(
+                f"data-parallel training over {devices} devices needs every batch size to be "
+                f"divisible by {devices}, but {where} from loss.sample has {x.shape[0]} rows; "
+                f"choose a batch_size that is a multiple of {devices}, or a mesh with fewer "
+                "devices"
+            )
+        else:
+            sharding = split
+        if isinstance(x, jax.ShapeDtypeStruct):
+            return x
+        return jax.lax.with_sharding_constraint(x, sharding)
+
+    return jax.tree_util.tree_map_with_path(one, batch)
+
+
+def _make_chunk(
+    loss: AbstractLoss,
+    optimizer: optax.GradientTransformation,
+    static: PyTree,
+    mesh: Mesh | None = None,
+):
+    """A function running `n` steps from step `start`, stopping updates at a NaN."""
+    run = _make_run(loss, optimizer, static, mesh)
+
+    def chunk_fn(key, state, previous, start: int, n: int):
+        return run(key, state, previous, jnp.asarray(start), jnp.arange(n))
+
+    return chunk_fn
+
+
+def _make_run(
+    loss: AbstractLoss,
+    optimizer: optax.GradientTransformation,
+    static: PyTree,
+    mesh: Mesh | None,
+):
+    """The jitted `run(key, state, previous, start, indices)` behind `_make_chunk`.
+
+    With a `mesh`, the batch of each step is split across its devices and the training state
+    is kept replicated.
+    """
 
     def loss_of_params(params: PyTree, batch: PyTree, key: Key) -> Array:
         return loss(eqx.combine(params, static), batch, key)
@@ -224,6 +305,8 @@ def _make_chunk(loss: AbstractLoss, optimizer: optax.GradientTransformation, sta
         (params, opt_state), previous, base_key, bad_step = carry
         sample_key, loss_key = jax.random.split(jax.random.fold_in(base_key, step_index))
         batch = loss.sample(sample_key)
+        if mesh is not None:
+            batch = _split_batch(batch, mesh)
         value, grads = jax.value_and_grad(loss_of_params)(params, batch, loss_key)
         updates, new_opt_state = optimizer.update(grads, opt_state, params)
         new_params = optax.apply_updates(params, updates)
@@ -245,9 +328,9 @@ def _make_chunk(loss: AbstractLoss, optimizer: optax.GradientTransformation, sta
     def run(key, state, previous, start, indices):
         init = (state, previous, key, jnp.array(-1))
         (state, previous, _, bad_step), losses = jax.lax.scan(step, init, start + indices)
+        if mesh is not None:
+            replicated = NamedSharding(mesh, PartitionSpec())
+            state, previous = jax.lax.with_sharding_constraint((state, previous), replicated)
         return state, previous, losses, bad_step
 
-    def chunk_fn(key, state, previous, start: int, n: int):
-        return run(key, state, previous, jnp.asarray(start), jnp.arange(n))
-
-    return chunk_fn
+    return run
