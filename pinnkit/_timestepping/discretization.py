@@ -20,6 +20,17 @@ Nodal = Float[Array, "*grid"]
 PointFunction = Callable[[Float[Array, " dim"]], Float[Array, ""]]
 
 
+def _project_on_grid(fn: PointFunction, nodes: np.ndarray, shape: tuple[int, ...]) -> Nodal:
+    """`fn` at every node of a tensor grid whose coordinates are `nodes`, shape `(*shape, dim)`."""
+    flat = jax.vmap(fn)(jnp.asarray(nodes).reshape(-1, len(shape)))
+    return flat.reshape(shape)
+
+
+def _check_values(values: Nodal, shape: tuple[int, ...]) -> None:
+    if values.shape != shape:
+        raise ValueError(f"values must have shape {shape}, got {values.shape}")
+
+
 class AbstractDiscretization(eqx.Module):
     r"""A spatial grid and a discretized linear operator $L$ on it.
 
@@ -165,13 +176,10 @@ class FiniteDifference(AbstractDiscretization):
         return _grid(axes)
 
     def project(self, fn: PointFunction) -> Nodal:
-        points = jnp.asarray(self.nodes)
-        flat = jax.vmap(fn)(points.reshape(-1, len(self.shape)))
-        return flat.reshape(self.shape)
+        return _project_on_grid(fn, self.nodes, self.shape)
 
     def linear(self, values: Nodal) -> Nodal:
-        if values.shape != self.shape:
-            raise ValueError(f"values must have shape {self.shape}, got {values.shape}")
+        _check_values(values, self.shape)
         out = jnp.zeros_like(values)
         for axis, h in enumerate(self.spacing):
             if self.boundary == "periodic":
@@ -264,13 +272,10 @@ class Fourier(AbstractDiscretization):
         return _grid(axes)
 
     def project(self, fn: PointFunction) -> Nodal:
-        points = jnp.asarray(self.nodes)
-        flat = jax.vmap(fn)(points.reshape(-1, len(self.shape)))
-        return flat.reshape(self.shape)
+        return _project_on_grid(fn, self.nodes, self.shape)
 
     def linear(self, values: Nodal) -> Nodal:
-        if values.shape != self.shape:
-            raise ValueError(f"values must have shape {self.shape}, got {values.shape}")
+        _check_values(values, self.shape)
         ksq = np.sum(_grid(self._wavenumbers()) ** 2, axis=-1)
         symbol = jnp.asarray(-self.diffusivity * ksq, dtype=values.dtype)
         return jnp.fft.ifftn(symbol * jnp.fft.fftn(values)).real.astype(values.dtype)
