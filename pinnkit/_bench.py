@@ -523,7 +523,7 @@ def plot(records: Sequence[dict[str, Any]], path: Path) -> None:
 
 
 def add_bench_parser(subparsers: Any) -> None:
-    """Add `pinnkit bench estimators` to the CLI's subcommands."""
+    """Add `pinnkit bench estimators` and `pinnkit bench accuracy` to the CLI's subcommands."""
     bench = subparsers.add_parser("bench", help="measure pinnkit's costs")
     which = bench.add_subparsers(dest="bench_command", required=True)
     est = which.add_parser(
@@ -553,9 +553,17 @@ def add_bench_parser(subparsers: Any) -> None:
     est.add_argument("--markdown", type=Path, default=None, help="write the table (stdout)")
     est.add_argument("--plot", type=Path, default=None, help="write the plot (PNG)")
 
+    from ._bench_accuracy import add_accuracy_parser
+
+    add_accuracy_parser(which)
+
 
 def run_bench(args: argparse.Namespace) -> int:
     """Run `pinnkit bench ...` from parsed arguments (raises `ValueError` on bad input)."""
+    if args.bench_command == "accuracy":
+        from ._bench_accuracy import run_accuracy
+
+        return run_accuracy(args)
     from .cli import write_atomic
     from .problems import PROBLEMS
 

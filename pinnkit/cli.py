@@ -106,7 +106,11 @@ def _plot_history(history: dict[str, Any], title: str, path: Path) -> None:
     plt.close(fig)
 
 
-def _cmd_solve(args: argparse.Namespace) -> int:
+def run_solve(args: argparse.Namespace) -> dict[str, Any]:
+    """Train one network as `pinnkit solve` does, from its parsed arguments (any object with
+    the same attributes), write `result.json`, `history.png` and `network.eqx` under
+    `args.out` (default `runs/NAME`), and return the result with `"out"`, the folder.
+    Raises `ValueError` on bad input."""
     import jax
 
     if args.x64:
@@ -186,6 +190,10 @@ def _cmd_solve(args: argparse.Namespace) -> int:
         "message": solution.message,
         "history": {k: v.tolist() for k, v in solution.history.items() if k != "loss"},
         "final_loss": float(solution.history["loss"][-1]) if solution.steps else None,
+        "width": args.width,
+        "depth": args.depth,
+        "eval_every": args.eval_every,
+        "test_size": args.test_size,
     }
     write_atomic(out / "result.json", json.dumps(result, indent=2).encode())
     _plot_history(
@@ -197,15 +205,19 @@ def _cmd_solve(args: argparse.Namespace) -> int:
     tmp = out / ".network.eqx.tmp"
     eqx.tree_serialise_leaves(tmp, solution.network)
     os.replace(tmp, checkpoint)
+    return {**result, "out": str(out)}
 
+
+def _cmd_solve(args: argparse.Namespace) -> int:
+    result = run_solve(args)
     print(
-        f"{problem.name} d={problem.dim} estimator={args.estimator}: "
+        f"{result['problem']} d={result['dim']} estimator={result['estimator']}: "
         f"rel_l2={result['rel_l2']:.3e} rel_l1={result['rel_l1']:.3e} "
-        f"steps={solution.steps} wall={solution.wall_s:.1f}s "
-        f"({result['steps_per_s']:.1f} steps/s) -> {out / 'result.json'}"
+        f"steps={result['steps']} wall={result['wall_s']:.1f}s "
+        f"({result['steps_per_s']:.1f} steps/s) -> {Path(result['out']) / 'result.json'}"
     )
-    if solution.message:
-        print(solution.message, file=sys.stderr)
+    if result["message"]:
+        print(result["message"], file=sys.stderr)
         return 1
     return 0
 
