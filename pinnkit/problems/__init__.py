@@ -1,5 +1,12 @@
 """Ready-made problems with exact solutions: the benchmark suite (see MATH.md)."""
 
+from ._parabolic import (
+    MONTE_CARLO_REFERENCES as MONTE_CARLO_REFERENCES,
+    PARABOLIC_SPECS,
+    ParabolicProblem as ParabolicProblem,
+    ParabolicProblemSpec as ParabolicProblemSpec,
+    SemilinearParabolicPDE as SemilinearParabolicPDE,
+)
 from ._problem import Problem as Problem, ProblemSpec as ProblemSpec
 from ._unit_ball import (
     UNIT_BALL_SPECS,
@@ -25,7 +32,32 @@ def get_problem(name: str, dim: int | None = None, key=None) -> Problem:
     return spec(dim, key)
 
 
+PARABOLIC_PROBLEMS: dict[str, ParabolicProblemSpec] = {spec.name: spec for spec in PARABOLIC_SPECS}
+"""Every registered parabolic problem by name (forward form $v_\\tau = \\Delta v + f(v)$)."""
+
+
+def get_parabolic_problem(name: str, dim: int | None = None) -> ParabolicProblem:
+    """Build the registered parabolic problem `name` in dimension `dim` (default 100).
+
+    Raises `ValueError` listing the valid names when `name` is unknown, and when `dim` is
+    not a positive integer.
+    """
+    try:
+        spec = PARABOLIC_PROBLEMS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown parabolic problem {name!r}; valid names: {', '.join(PARABOLIC_PROBLEMS)}"
+        ) from None
+    return spec(dim)
+
+
 __all__ = [
+    "MONTE_CARLO_REFERENCES",
+    "PARABOLIC_PROBLEMS",
+    "ParabolicProblem",
+    "ParabolicProblemSpec",
+    "SemilinearParabolicPDE",
+    "get_parabolic_problem",
     "PROBLEMS",
     "Problem",
     "ProblemSpec",
