@@ -98,6 +98,39 @@ class _ExplodingLoss(pk.AbstractLoss):
         return jnp.sqrt(1.0 - model(batch))
 
 
+class _StatefulLoss(pk.AbstractLoss):
+    """Its state counts steps and records the model's value at 0 as seen by `next_batch`."""
+
+    def sample(self, key):
+        return jnp.zeros(2)
+
+    def init_state(self, key):
+        return {"count": jnp.array(0), "u0": jnp.array(jnp.nan)}
+
+    def next_batch(self, model, state, key):
+        return self.sample(key), {"count": state["count"] + 1, "u0": model(jnp.zeros(2))}
+
+    def __call__(self, model, batch, key):
+        return (model(batch) - 1.0) ** 2
+
+
+def test_loss_state_is_carried_and_sees_the_current_model():
+    network = pk.MLP(2, 8, 1, key=jax.random.key(3))
+    solver = pk.PINNSolver(_StatefulLoss(), optimizer=optax.sgd(0.05), log_every=4)
+    solution = solver.solve(network, 10, jax.random.key(0), progress=False)
+    assert int(solution.loss_state["count"]) == 10
+    # Step 9's next_batch saw the network after 9 updates.
+    nine = solver.solve(network, 9, jax.random.key(0), progress=False)
+    np.testing.assert_allclose(solution.loss_state["u0"], nine.network(jnp.zeros(2)), rtol=1e-6)
+    assert solution.history["loss"][-1] < solution.history["loss"][0]
+    # Zero steps return the initial state.
+    assert solver.solve(network, 0, jax.random.key(0), progress=False).loss_state["count"] == 0
+
+
+def test_stateless_loss_has_no_state(trained):
+    assert trained[4].loss_state is None
+
+
 def _nan_setup():
     network = pk.MLP(2, 8, 1, key=jax.random.key(3))
     solver = pk.PINNSolver(_ExplodingLoss(), optimizer=optax.sgd(0.05), log_every=16)

@@ -33,6 +33,29 @@ class AbstractLoss(eqx.Module):
     def __call__(self, model: Callable[[Point], Scalar], batch: PyTree, key: Key) -> Scalar:
         """The loss of `model` on `batch`; `key` feeds stochastic estimators."""
 
+    def init_state(self, key: Key) -> PyTree:
+        """The state this loss carries from step to step (default `None`: stateless).
+
+        Adaptive losses keep things here that depend on the training so far, such as a
+        population of collocation points or the current weights of their terms. The solver
+        carries the state through training (and checkpoints) and passes it to
+        [`next_batch`][pinnkit.AbstractLoss.next_batch].
+        """
+        del key
+        return None
+
+    def next_batch(
+        self, model: Callable[[Point], Scalar], state: PyTree, key: Key
+    ) -> tuple[PyTree, PyTree]:
+        """The batch for one step and the updated state, given the current `model`.
+
+        The default draws `sample(key)` and keeps `state`. Override it to adapt the batch to
+        the model (e.g. residual-based resampling); the solver calls it once per step, outside
+        the differentiated loss, with the model's parameters held fixed.
+        """
+        del model
+        return self.sample(key), state
+
 
 class CollocationBatch(eqx.Module):
     """Collocation points with the PDE's source term evaluated at each."""
@@ -193,6 +216,22 @@ class WeightedSum(AbstractLoss):
         return {
             name: term.sample(k) for (name, term), k in zip(self.terms.items(), keys, strict=True)
         }
+
+    def init_state(self, key: Key) -> dict[str, PyTree]:
+        keys = jax.random.split(key, len(self.terms))
+        return {
+            name: term.init_state(k)
+            for (name, term), k in zip(self.terms.items(), keys, strict=True)
+        }
+
+    def next_batch(
+        self, model: Callable[[Point], Scalar], state: dict[str, PyTree], key: Key
+    ) -> tuple[dict[str, Any], dict[str, PyTree]]:
+        keys = jax.random.split(key, len(self.terms))
+        batch, new_state = {}, {}
+        for (name, term), k in zip(self.terms.items(), keys, strict=True):
+            batch[name], new_state[name] = term.next_batch(model, state[name], k)
+        return batch, new_state
 
     def values(
         self, model: Callable[[Point], Scalar], batch: dict[str, Any], key: Key

@@ -45,6 +45,8 @@ class Solution(eqx.Module):
     - `message`: why training stopped early, naming the step; empty when successful.
     - `steps`: the number of completed steps.
     - `wall_s`: seconds spent in `solve`, compilation and evaluation included.
+    - `loss_state`: the loss's state after the last step (see
+      [`pinnkit.AbstractLoss.init_state`][]; `None` for stateless losses).
     """
 
     network: AbstractNetwork
@@ -54,6 +56,7 @@ class Solution(eqx.Module):
     message: str
     steps: int
     wall_s: float
+    loss_state: PyTree = None
 
 
 def linear_decay_adam(learning_rate: float, steps: int) -> optax.GradientTransformation:
@@ -64,6 +67,11 @@ def linear_decay_adam(learning_rate: float, steps: int) -> optax.GradientTransfo
 def _all_finite(tree: PyTree) -> Array:
     leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)]
     return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
+
+
+_LOSS_STATE_FOLD = 2**31 - 1
+"""`loss.init_state` gets `fold_in(key, _LOSS_STATE_FOLD)`; step n's keys come from
+`fold_in(key, n)`, so the two never meet for any practical number of steps."""
 
 
 def _select(pred: Array, a: PyTree, b: PyTree) -> PyTree:
@@ -148,7 +156,8 @@ class PINNSolver(eqx.Module):
         params, static = eqx.partition(network, eqx.is_inexact_array)
         # Copy, so that donating buffers to the training step leaves the caller's network intact.
         params = jax.tree_util.tree_map(jnp.copy, params)
-        state = (params, optimizer.init(params))
+        loss_state = self.loss.init_state(jax.random.fold_in(key, _LOSS_STATE_FOLD))
+        state = (params, optimizer.init(params), loss_state)
         previous = jax.tree_util.tree_map(jnp.copy, state)
         if self.mesh is not None:
             state, previous, key = _replicate((state, previous, key), self.mesh)
@@ -219,6 +228,7 @@ class PINNSolver(eqx.Module):
             message=message,
             steps=done,
             wall_s=time.perf_counter() - start,
+            loss_state=state[2],
         )
 
 
@@ -302,9 +312,10 @@ def _make_run(
         return loss(eqx.combine(params, static), batch, key)
 
     def step(carry, step_index):
-        (params, opt_state), previous, base_key, bad_step = carry
+        (params, opt_state, loss_state), previous, base_key, bad_step = carry
         sample_key, loss_key = jax.random.split(jax.random.fold_in(base_key, step_index))
-        batch = loss.sample(sample_key)
+        model = eqx.combine(jax.lax.stop_gradient(params), static)
+        batch, new_loss_state = loss.next_batch(model, loss_state, sample_key)
         if mesh is not None:
             batch = _split_batch(batch, mesh)
         value, grads = jax.value_and_grad(loss_of_params)(params, batch, loss_key)
@@ -315,8 +326,8 @@ def _make_run(
         # On success, step forward and remember where we came from. On the first failure, go
         # back to the previous state: its loss (the last one recorded) was finite. Afterwards,
         # stay put.
-        current = (params, opt_state)
-        advanced = (new_params, new_opt_state)
+        current = (params, opt_state, loss_state)
+        advanced = (new_params, new_opt_state, new_loss_state)
         state = _select((bad_step < 0) & ok, advanced, _select(first_failure, previous, current))
         previous = _select((bad_step < 0) & ok, current, previous)
         bad_step = jnp.where(first_failure, step_index, bad_step)
