@@ -59,6 +59,13 @@ def _build_parser() -> argparse.ArgumentParser:
     solve.add_argument("--method", default="pinn", help="solution method (pinn)")
     solve.add_argument("--width", type=int, default=128, help="MLP width (128)")
     solve.add_argument("--depth", type=int, default=3, help="MLP hidden layers (3)")
+    solve.add_argument(
+        "--block-size",
+        type=int,
+        default=None,
+        help="share the first layer across blocks of B inputs (SharedFirstLayerMLP; B divides "
+        "the dimension; default: a plain MLP)",
+    )
     solve.add_argument("--eval-every", type=int, default=1000, help="steps between evaluations")
     solve.add_argument("--test-size", type=int, default=20_000, help="test points (20000)")
     solve.add_argument("--out", type=Path, default=None, help="output folder (runs/NAME)")
@@ -146,7 +153,15 @@ def run_solve(args: argparse.Namespace) -> dict[str, Any]:
     key = jax.random.key(args.seed)
     problem_key, network_key, train_key, test_key = jax.random.split(key, 4)
     problem = get_problem(args.problem, args.dim, problem_key)
-    network = problem.network(network_key, width=args.width, depth=args.depth)
+    block_size = getattr(args, "block_size", None)
+    if block_size is not None and (block_size < 1 or problem.dim % block_size):
+        raise ValueError(
+            f"--block-size must be a positive divisor of the dimension {problem.dim}, "
+            f"got {block_size}"
+        )
+    network = problem.network(
+        network_key, width=args.width, depth=args.depth, block_size=block_size
+    )
     solver = PINNSolver(
         problem.loss(estimator, batch_size=args.batch),
         learning_rate=args.lr,
@@ -192,6 +207,7 @@ def run_solve(args: argparse.Namespace) -> dict[str, Any]:
         "final_loss": float(solution.history["loss"][-1]) if solution.steps else None,
         "width": args.width,
         "depth": args.depth,
+        "block_size": block_size,
         "eval_every": args.eval_every,
         "test_size": args.test_size,
     }

@@ -1,6 +1,7 @@
 """Geometric domains: where collocation points live."""
 
 import abc
+import math
 from typing import Literal
 
 import equinox as eqx
@@ -34,10 +35,130 @@ def _check_dim(dim: int, name: str) -> None:
         raise ValueError(f"{name} needs an integer dimension >= 1, got {dim!r}")
 
 
-def sphere_directions(key: Key, n: int, dim: int, dtype=None) -> Points:
-    """`n` directions uniform on the unit sphere $S^{d-1}$: normalized Gaussians."""
-    g = jax.random.normal(key, (n, dim), dtype=dtype)
-    return g / jnp.linalg.norm(g, axis=-1, keepdims=True)
+# Cody–Waite splits of pi/2: the leading parts have few significant bits, so k * part is exact
+# for the |k| allowed below, and x - k * pi/2 loses no accuracy.
+_HALF_PI_SPLIT = {
+    4: (1.5703125, 4.837512969970703125e-4, 7.54978995489188216e-8),
+    8: (1.57079625129699707031, 7.54978941586159635335e-8, 5.39030285815811905290e-15),
+}
+# Taylor coefficients of sin(r)/r and cos(r) in r^2, highest first; on |r| <= pi/4 the first
+# omitted term is below 2e-9 (float32, degrees 9 and 10) or 1e-19 (float64, 17 and 18).
+_SIN_COEFFICIENTS = {
+    4: tuple((-1) ** k / math.factorial(2 * k + 1) for k in range(4, -1, -1)),
+    8: tuple((-1) ** k / math.factorial(2 * k + 1) for k in range(8, -1, -1)),
+}
+_COS_COEFFICIENTS = {
+    4: tuple((-1) ** k / math.factorial(2 * k) for k in range(5, -1, -1)),
+    8: tuple((-1) ** k / math.factorial(2 * k) for k in range(9, -1, -1)),
+}
+
+
+def _horner(coefficients: tuple[float, ...], z: Array) -> Array:
+    result = jnp.full_like(z, coefficients[0])
+    for c in coefficients[1:]:
+        result = result * z + c
+    return result
+
+
+def sincos(x: Array) -> tuple[Array, Array]:
+    r"""$\sin x$ and $\cos x$ together, with one range reduction and two short polynomials.
+
+    $x = k \pi/2 + r$ with $|r| \le \pi/4$ (Cody–Waite: $\pi/2$ split into three parts),
+    $\sin r$ and $\cos r$ from their Taylor polynomials (degrees 9/10 in float32, 17/18 in
+    float64: the first omitted term is below the rounding error), then the quadrant $k \bmod 4$
+    swaps and negates them. Only multiplies, adds and selects, which XLA vectorizes; on the
+    CPU this is several times faster than `jnp.sin` and `jnp.cos`, which evaluate one
+    element at a time and reduce the argument twice. Accurate to a few units in the last
+    place for $|x| \le 8192$ in float32 and $|x| \le 10^9$ in float64; the error grows
+    beyond.
+
+    **Arguments:**
+
+    - `x`: a floating-point array.
+
+    **Returns:**
+
+    A pair `(sin x, cos x)` of arrays shaped like `x`.
+    """
+    x = jnp.asarray(x)
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        x = x.astype(jnp.result_type(float))
+    size = 8 if x.dtype == jnp.float64 else 4
+    k = jnp.round(x * (2 / math.pi))
+    r = x
+    for part in _HALF_PI_SPLIT[size]:
+        r = r - k * part
+    z = r * r
+    s = r * _horner(_SIN_COEFFICIENTS[size], z)
+    c = _horner(_COS_COEFFICIENTS[size], z)
+    quadrant = k.astype(jnp.int32) & 3
+    swap = (quadrant & 1) == 1
+    sin_x = jnp.where(swap, c, s)
+    cos_x = jnp.where(swap, s, c)
+    sin_x = jnp.where(quadrant >= 2, -sin_x, sin_x)
+    cos_x = jnp.where((quadrant == 1) | (quadrant == 2), -cos_x, cos_x)
+    return sin_x, cos_x
+
+
+def _bulk_key(key: Key) -> Key:
+    """A key of the `rbg` implementation (XLA's `RngBitGenerator`) seeded from `key`."""
+    width = jax.random.key_data(jax.random.key(0, impl="rbg")).shape[-1]
+    seed = jax.random.bits(key, (width,), dtype=jnp.uint32)
+    return jax.random.wrap_key_data(seed, impl="rbg")
+
+
+def sphere_directions(
+    key: Key,
+    n: int,
+    dim: int,
+    dtype=None,
+    *,
+    scale: Array | float = 1.0,
+    method: Literal["box-muller", "normal"] = "box-muller",
+) -> Points:
+    r"""`n` directions uniform on the unit sphere $S^{d-1}$, times `scale`: normalized Gaussians.
+
+    A standard normal vector $g \in \mathbb{R}^d$ is isotropic, so $g / |g|$ is uniform on
+    the sphere. The default `method="box-muller"` draws the $d$ normals in pairs from uniform
+    bits, $(\rho \cos\theta, \rho \sin\theta)$ with $\rho^2 = -2 \log U_1$ and
+    $\theta = 2\pi U_2$ (Box and Muller, 1958: exact, not an approximation), so each pair
+    costs one `log`, one `sqrt` and one `sincos` evaluation (one range reduction for both);
+    $|g|^2$ is the sum of the $\rho^2$. The bits come from XLA's bulk generator (`rbg`), seeded from
+    `key`, which on the CPU is several times faster than drawing them with `key` itself
+    (`threefry2x32`). `method="normal"` is `jax.random.normal(key, ...)` (an inverse error
+    function per coordinate) normalized the same way, kept for comparison. The two give
+    different numbers for the same key; both are exact in distribution.
+
+    **Arguments:**
+
+    - `key`: the PRNG key.
+    - `n`: the number of directions.
+    - `dim`: the dimension $d$.
+    - `dtype`: the floating dtype (default: JAX's default float).
+    - `scale`: multiplies each direction, e.g. radii of shape `(n, 1)` (default 1).
+    - `method`: `"box-muller"` (default) or `"normal"`.
+
+    **Returns:**
+
+    An array of shape `(n, dim)` whose rows have norm `scale`.
+    """
+    dtype = jnp.dtype(dtype or jnp.result_type(float))
+    if method == "normal":
+        g = jax.random.normal(key, (n, dim), dtype=dtype)
+        return g * (scale * jax.lax.rsqrt(jnp.sum(g * g, axis=-1, keepdims=True)))
+    if method != "box-muller":
+        raise ValueError(f"method must be 'box-muller' or 'normal', got {method!r}")
+    pairs = (dim + 1) // 2
+    u = jax.random.uniform(_bulk_key(key), (2, n, pairs), dtype=dtype)
+    rho_squared = -2 * jnp.log1p(-u[0])  # 1 - U is in (0, 1]: no log(0)
+    sin_t, cos_t = sincos((2 * math.pi) * u[1])
+    rho = jnp.sqrt(rho_squared)
+    g = jnp.concatenate([rho * cos_t, rho * sin_t], axis=-1)
+    norm_squared = jnp.sum(rho_squared, axis=-1, keepdims=True)
+    if dim % 2:  # one normal too many was drawn: drop it from the vector and the norm
+        g = g[:, :dim]
+        norm_squared = norm_squared - (rho[:, -1:] * sin_t[:, -1:]) ** 2
+    return g * (scale * jax.lax.rsqrt(norm_squared))
 
 
 class Ball(AbstractDomain):
@@ -67,10 +188,10 @@ class Ball(AbstractDomain):
         kr, kd = jax.random.split(key)
         u = jax.random.uniform(kr, (n, 1))
         r = u if self.radial == "uniform" else u ** (1.0 / self.dim)
-        return self.radius * r * sphere_directions(kd, n, self.dim, u.dtype)
+        return sphere_directions(kd, n, self.dim, u.dtype, scale=self.radius * r)
 
     def sample_boundary(self, key: Key, n: int) -> Float[Array, "n dim"]:
-        return self.radius * sphere_directions(key, n, self.dim)
+        return sphere_directions(key, n, self.dim, scale=self.radius)
 
     def contains(self, x: Points) -> Bool[Array, " batch"]:
         return jnp.linalg.norm(x, axis=-1) <= self.radius * (1 + 1e-6)
@@ -86,7 +207,7 @@ class Sphere(AbstractDomain):
         _check_dim(self.dim, "Sphere")
 
     def sample_interior(self, key: Key, n: int) -> Float[Array, "n dim"]:
-        return self.radius * sphere_directions(key, n, self.dim)
+        return sphere_directions(key, n, self.dim, scale=self.radius)
 
     def sample_boundary(self, key: Key, n: int) -> Float[Array, "n dim"]:
         raise ValueError("a sphere has no boundary; sample its interior (the surface) instead")

@@ -20,6 +20,8 @@ a few consecutive coordinates only), so $\\nabla s$ is never assembled.
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
+from .._domain.domains import sincos
+
 
 def two_body(
     x: Float[Array, " dim"], c: Float[Array, " terms"]
@@ -33,7 +35,9 @@ def two_body(
     $\Delta \sin(a_i) = -\sin(a_i)\,(a_p^2 + a_q^2) + \cos(a_i)\,(a_{pp} + a_{qq})$
     with $a_p = 1 - q \sin p$, $a_q = \cos p - \sin q$, $a_{pp} = -q \cos p$,
     $a_{qq} = -\cos q$, and $x \cdot \nabla \sin(a_i) = \cos(a_i)\,(p\, a_p + q\, a_q)$.
-    $\sin$ and $\cos$ are evaluated once per coordinate and once per term.
+    $\sin$ and $\cos$ are evaluated together, once per coordinate and once per term (one
+    range reduction and two polynomials each; see `sincos` in `pinnkit._domain.domains`):
+    $u^*$, $x \cdot \nabla u^*$ and $\Delta u^*$ share them.
 
     **Arguments:**
 
@@ -45,15 +49,13 @@ def two_body(
     A pair `(u, lap_u)` of scalars: $u^*(x)$ and $\Delta u^*(x)$.
     """
     d = x.shape[0]
-    sin_x = jnp.sin(x)
-    cos_x = jnp.cos(x)
+    sin_x, cos_x = sincos(x)
     p, q = x[:-1], x[1:]
     sin_p, cos_p = sin_x[:-1], cos_x[:-1]
     sin_q, cos_q = sin_x[1:], cos_x[1:]
 
     a = p + cos_q + q * cos_p
-    sin_a = jnp.sin(a)
-    cos_a = jnp.cos(a)
+    sin_a, cos_a = sincos(a)
     a_p = 1 - q * sin_p
     a_q = cos_p - sin_q
     a_pp_plus_a_qq = -(q * cos_p + cos_q)

@@ -12,6 +12,7 @@ from .._estimator.exact import Exact
 from .._loss.losses import ResidualLoss
 from .._network.base import AbstractNetwork
 from .._network.mlp import MLP, HardDirichlet
+from .._network.shared import SharedFirstLayerMLP
 from .._operator.pde import AbstractPDE
 from .._sampler.base import AbstractSampler
 from .._solver.reference import TestSet
@@ -39,11 +40,35 @@ class Problem(eqx.Module):
     distance: Callable[[Point], Scalar]
 
     def network(
-        self, key: PRNGKeyArray, width: int = 128, depth: int = 3, activation: str = "tanh"
+        self,
+        key: PRNGKeyArray,
+        width: int = 128,
+        depth: int = 3,
+        activation: str = "tanh",
+        block_size: int | None = None,
     ) -> AbstractNetwork:
-        """The ansatz $\\varphi(x) \\cdot \\mathrm{MLP}(x)$ that meets the boundary data exactly."""
-        mlp = MLP(self.dim, width, depth, activation, key=key)
-        return HardDirichlet(mlp, self.distance)
+        """The ansatz $\\varphi(x) \\cdot \\mathrm{net}(x)$ that meets the boundary data exactly.
+
+        **Arguments:**
+
+        - `key`: the PRNG key for the initial parameters.
+        - `width`, `depth`, `activation`: the MLP's neurons per hidden layer, hidden layers
+          and activation.
+        - `block_size`: `None` (default) for a plain [`pinnkit.MLP`][] on $x$; an integer
+          $B$ dividing `dim` for a [`pinnkit.SharedFirstLayerMLP`][] (blocks of $B$ inputs
+          share one `Linear(B -> 1)`, about $B + (d/B) \\cdot$ `width` first-layer
+          parameters instead of $d \\cdot$ `width`).
+
+        **Returns:**
+
+        A [`pinnkit.HardDirichlet`][] network. Raises `ValueError` when `block_size` does
+        not divide `dim`.
+        """
+        if block_size is None:
+            net: AbstractNetwork = MLP(self.dim, width, depth, activation, key=key)
+        else:
+            net = SharedFirstLayerMLP(self.dim, block_size, width, depth, activation, key=key)
+        return HardDirichlet(net, self.distance)
 
     def loss(
         self, estimator: AbstractEstimator | None = None, batch_size: int = 100, **kwargs
