@@ -26,6 +26,10 @@ from ._loss.losses import (
     TargetBatch as TargetBatch,
     WeightedSum as WeightedSum,
 )
+from ._loss.weighting import (
+    AdaptiveWeightedSum as AdaptiveWeightedSum,
+    WeightedBatch as WeightedBatch,
+)
 from ._network.base import AbstractNetwork as AbstractNetwork
 from ._network.mlp import (
     MLP as MLP,
