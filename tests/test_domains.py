@@ -118,3 +118,68 @@ def test_samples_follow_dtype(getkey):
         assert pk.Ball(3).sample_interior(getkey(), 4).dtype == jnp.float64
         assert pk.Ball(3).sample_boundary(getkey(), 4).dtype == jnp.float64
     assert pk.Ball(3).sample_interior(getkey(), 4).dtype == jnp.float32
+
+
+@pytest.mark.parametrize("method", ["normal", "box-muller"])
+@pytest.mark.parametrize("dim", [1, 4, 7])
+def test_sphere_direction_moments(method, dim, getkey):
+    """Uniform on S^{d-1}: E x_i = 0, E x_i^2 = 1/d, E x_i^4 = 3/(d(d+2)),
+    E x_i^2 x_j^2 = 1/(d(d+2)) (i != j), and |x| = scale exactly."""
+    from pinnkit._domain.domains import sphere_directions
+
+    n = 40_000
+    scale = jnp.full((n, 1), 3.0)
+    x = np.asarray(sphere_directions(getkey(), n, dim, scale=scale, method=method)) / 3.0
+    assert x.shape == (n, dim)
+    np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1.0, rtol=2e-6)
+    second, fourth = 1 / dim, 3 / (dim * (dim + 2))
+    # Each moment is an average of n terms bounded by 1: 5 standard errors, from the exact
+    # variance of x_i^2 and the mean's bound.
+    tol2 = 5 * np.sqrt((fourth - second**2) / n) + 1e-12
+    np.testing.assert_allclose(x.mean(axis=0), 0.0, atol=5 * np.sqrt(second / n))
+    np.testing.assert_allclose((x**2).mean(axis=0), second, atol=tol2)
+    np.testing.assert_allclose((x**4).mean(axis=0), fourth, atol=5 * np.sqrt(fourth / n))
+    if dim > 1:
+        cross = (x[:, 0] ** 2 * x[:, -1] ** 2).mean()
+        np.testing.assert_allclose(cross, 1 / (dim * (dim + 2)), atol=5 * np.sqrt(fourth / n))
+        # Odd moments across coordinates vanish: no sign correlation between the cos and sin
+        # halves of a Box-Muller pair.
+        np.testing.assert_allclose((x[:, 0] * x[:, -1]).mean(), 0.0, atol=5 * np.sqrt(second / n))
+
+
+@pytest.mark.parametrize("method", ["normal", "box-muller"])
+def test_sphere_direction_projection_law(method, getkey):
+    """In d = 3 the coordinate of a uniform point on S^2 along any axis is uniform on
+    [-1, 1] (Archimedes): check its deciles, and that dtype and bad methods are handled."""
+    from pinnkit._domain.domains import sphere_directions
+
+    x = np.asarray(sphere_directions(getkey(), 40_000, 3, method=method))
+    for axis in range(3):
+        deciles = np.quantile(x[:, axis], np.linspace(0.1, 0.9, 9))
+        np.testing.assert_allclose(deciles, np.linspace(-0.8, 0.8, 9), atol=0.02)
+    rejected(lambda: sphere_directions(getkey(), 2, 3, method="erfinv"), "box-muller")
+
+
+def test_sphere_directions_float64(x64, getkey):
+    from pinnkit._domain.domains import sphere_directions
+
+    for method in ("normal", "box-muller"):
+        x = sphere_directions(getkey(), 50, 9, jnp.float64, method=method)
+        assert x.dtype == jnp.float64
+        np.testing.assert_allclose(np.linalg.norm(np.asarray(x), axis=1), 1.0, rtol=1e-14)
+
+
+def test_sincos_matches_numpy(getkey):
+    from pinnkit._domain.domains import sincos
+
+    x = np.concatenate([np.linspace(-50, 50, 100_001), [0.0, np.pi / 4, -np.pi / 2, 8000.5]])
+    s, c = sincos(jnp.asarray(x, dtype=jnp.float32))
+    x32 = x.astype(np.float32).astype(np.float64)  # compare at the float32 input
+    np.testing.assert_allclose(np.asarray(s), np.sin(x32), atol=2.5e-7)
+    np.testing.assert_allclose(np.asarray(c), np.cos(x32), atol=2.5e-7)
+    with jax.enable_x64(True):
+        x = np.concatenate([np.linspace(-1e3, 1e3, 100_001), [1e8 + 0.25]])
+        s, c = sincos(jnp.asarray(x))
+        assert s.dtype == jnp.float64
+        np.testing.assert_allclose(np.asarray(s), np.sin(x), atol=4e-16 * max(1, 1e-8 * 1e8))
+        np.testing.assert_allclose(np.asarray(c), np.cos(x), atol=4e-16 * max(1, 1e-8 * 1e8))

@@ -100,13 +100,6 @@ def sincos(x: Array) -> tuple[Array, Array]:
     return sin_x, cos_x
 
 
-def _bulk_key(key: Key) -> Key:
-    """A key of the `rbg` implementation (XLA's `RngBitGenerator`) seeded from `key`."""
-    width = jax.random.key_data(jax.random.key(0, impl="rbg")).shape[-1]
-    seed = jax.random.bits(key, (width,), dtype=jnp.uint32)
-    return jax.random.wrap_key_data(seed, impl="rbg")
-
-
 def sphere_directions(
     key: Key,
     n: int,
@@ -114,20 +107,23 @@ def sphere_directions(
     dtype=None,
     *,
     scale: Array | float = 1.0,
-    method: Literal["box-muller", "normal"] = "box-muller",
+    method: Literal["normal", "box-muller"] = "normal",
 ) -> Points:
     r"""`n` directions uniform on the unit sphere $S^{d-1}$, times `scale`: normalized Gaussians.
 
     A standard normal vector $g \in \mathbb{R}^d$ is isotropic, so $g / |g|$ is uniform on
-    the sphere. The default `method="box-muller"` draws the $d$ normals in pairs from uniform
-    bits, $(\rho \cos\theta, \rho \sin\theta)$ with $\rho^2 = -2 \log U_1$ and
-    $\theta = 2\pi U_2$ (Box and Muller, 1958: exact, not an approximation), so each pair
-    costs one `log`, one `sqrt` and one `sincos` evaluation (one range reduction for both);
-    $|g|^2$ is the sum of the $\rho^2$. The bits come from XLA's bulk generator (`rbg`), seeded from
-    `key`, which on the CPU is several times faster than drawing them with `key` itself
-    (`threefry2x32`). `method="normal"` is `jax.random.normal(key, ...)` (an inverse error
-    function per coordinate) normalized the same way, kept for comparison. The two give
-    different numbers for the same key; both are exact in distribution.
+    the sphere, exactly. Two constructions of $g$, equal in distribution:
+
+    - `"normal"` (default): `jax.random.normal`, one uniform word and one inverse error
+      function per coordinate.
+    - `"box-muller"`: the normals in pairs $(\rho \cos\theta, \rho \sin\theta)$ with
+      $\rho^2 = -2 \log U_1$ and $\theta = 2\pi U_2$ (Box and Muller, 1958), one `log`, one
+      `sqrt` and one `sincos` per pair; $|g|^2$ is the sum of the $\rho^2$, so $g$ is not
+      read again to normalize it.
+
+    On a CPU both spend most of their time drawing the uniform bits (`threefry2x32`), the
+    same number for both; docs/benchmarks.md has the measurements. The two give different
+    numbers for the same key. The result is $g \cdot (\text{scale} / |g|)$, one pass.
 
     **Arguments:**
 
@@ -136,7 +132,7 @@ def sphere_directions(
     - `dim`: the dimension $d$.
     - `dtype`: the floating dtype (default: JAX's default float).
     - `scale`: multiplies each direction, e.g. radii of shape `(n, 1)` (default 1).
-    - `method`: `"box-muller"` (default) or `"normal"`.
+    - `method`: `"normal"` (default) or `"box-muller"`.
 
     **Returns:**
 
@@ -147,17 +143,17 @@ def sphere_directions(
         g = jax.random.normal(key, (n, dim), dtype=dtype)
         return g * (scale * jax.lax.rsqrt(jnp.sum(g * g, axis=-1, keepdims=True)))
     if method != "box-muller":
-        raise ValueError(f"method must be 'box-muller' or 'normal', got {method!r}")
+        raise ValueError(f"method must be 'normal' or 'box-muller', got {method!r}")
     pairs = (dim + 1) // 2
-    u = jax.random.uniform(_bulk_key(key), (2, n, pairs), dtype=dtype)
+    u = jax.random.uniform(key, (2, n, pairs), dtype=dtype)
     rho_squared = -2 * jnp.log1p(-u[0])  # 1 - U is in (0, 1]: no log(0)
     sin_t, cos_t = sincos((2 * math.pi) * u[1])
     rho = jnp.sqrt(rho_squared)
     g = jnp.concatenate([rho * cos_t, rho * sin_t], axis=-1)
-    norm_squared = jnp.sum(rho_squared, axis=-1, keepdims=True)
-    if dim % 2:  # one normal too many was drawn: drop it from the vector and the norm
+    if dim % 2:  # one normal too many was drawn (the last sine): leave it out of g and |g|
         g = g[:, :dim]
-        norm_squared = norm_squared - (rho[:, -1:] * sin_t[:, -1:]) ** 2
+        rho_squared = rho_squared.at[:, -1].set(g[:, pairs - 1] ** 2)
+    norm_squared = jnp.sum(rho_squared, axis=-1, keepdims=True)
     return g * (scale * jax.lax.rsqrt(norm_squared))
 
 

@@ -16,7 +16,10 @@ class TestSet(eqx.Module):
 
     The points are regenerated from `key` in chunks each time the errors are computed,
     so a 20,000-point test set in $10^6$ dimensions never holds $20{,}000 \times d$ numbers
-    at once; the same key always gives the same points.
+    at once; the same key always gives the same points. A chunk holds at most `chunk_size`
+    points and at most `max_chunk_numbers` coordinates (so at $d = 10^6$ a chunk is 16
+    points, 64 MB in float32, not 1,000 points and 4 GB); the chunk size changes which
+    points are drawn, so compare errors at the same dimension and settings.
 
     **Arguments:**
 
@@ -24,7 +27,9 @@ class TestSet(eqx.Module):
     - `solution`: the exact solution $u^*$ at one point.
     - `key`: fixes the test points.
     - `size`: number of points (default 20,000).
-    - `chunk_size`: points generated and evaluated at once (default 1,000).
+    - `chunk_size`: at most this many points generated and evaluated at once (default 1,000).
+    - `max_chunk_numbers`: at most this many coordinates (points x dimension) in a chunk
+      (default $2^{24}$).
     """
 
     __test__ = False  # not a pytest class
@@ -34,17 +39,25 @@ class TestSet(eqx.Module):
     key: Key
     size: int = eqx.field(default=20_000, static=True)
     chunk_size: int = eqx.field(default=1_000, static=True)
+    max_chunk_numbers: int = eqx.field(default=2**24, static=True)
 
     def __check_init__(self):
-        if self.size < 1 or self.chunk_size < 1:
+        if self.size < 1 or self.chunk_size < 1 or self.max_chunk_numbers < 1:
             raise ValueError(
-                f"size and chunk_size must be >= 1, got {self.size}, {self.chunk_size}"
+                "size, chunk_size and max_chunk_numbers must be >= 1, got "
+                f"{self.size}, {self.chunk_size}, {self.max_chunk_numbers}"
             )
+
+    @property
+    def points_per_chunk(self) -> int:
+        """The points drawn and evaluated at once: `chunk_size`, fewer in high dimension."""
+        by_memory = max(1, self.max_chunk_numbers // max(1, self.sampler.dim))
+        return min(self.chunk_size, self.size, by_memory)
 
     @eqx.filter_jit
     def errors(self, model: Callable[[Point], Scalar]) -> dict[str, Float[Array, ""]]:
         r"""Relative errors of `model`: $\|u - u^*\|_2 / \|u^*\|_2$ and the same in $L^1$."""
-        chunk = min(self.chunk_size, self.size)
+        chunk = self.points_per_chunk
         n_chunks = -(-self.size // chunk)
 
         def body(i: Array, totals: Array) -> Array:
