@@ -26,6 +26,11 @@ from ._loss.losses import (
     TargetBatch as TargetBatch,
     WeightedSum as WeightedSum,
 )
+from ._loss.spacetime import (
+    InitialLoss as InitialLoss,
+    SliceBatch as SliceBatch,
+    TerminalLoss as TerminalLoss,
+)
 from ._loss.weighting import (
     AdaptiveWeightedSum as AdaptiveWeightedSum,
     WeightedBatch as WeightedBatch,
@@ -48,11 +53,15 @@ from ._operator.base import (
     Laplacian as Laplacian,
     Partial as Partial,
     Scaled as Scaled,
+    SpatialLaplacian as SpatialLaplacian,
     Sum as Sum,
+    TimeDerivative as TimeDerivative,
     Value as Value,
 )
 from ._operator.pde import AbstractPDE as AbstractPDE
+from ._operator.spacetime import SpaceTimePDE as SpaceTimePDE
 from ._sampler.base import AbstractSampler as AbstractSampler, UniformSampler as UniformSampler
+from ._sampler.spacetime import Brownian as Brownian, CylinderSampler as CylinderSampler
 from ._solver.pinn import (
     RESULTS as RESULTS,
     PINNSolver as PINNSolver,

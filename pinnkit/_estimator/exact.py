@@ -14,6 +14,8 @@ from .._operator.base import (
     Gradient,
     Laplacian,
     Partial,
+    SpatialLaplacian,
+    TimeDerivative,
     Value,
 )
 from .._taylor.jets import mixed_partial
@@ -36,7 +38,7 @@ class Exact(AbstractEstimator):
     def evaluate_atoms(
         self, fn: ScalarField, x: Point, atoms: tuple[AbstractOperator, ...], key: Key
     ) -> tuple[Float[Array, ""], tuple[Array, ...]]:
-        if any(isinstance(a, Laplacian | Diffusion) for a in atoms):
+        if any(isinstance(a, Laplacian | Diffusion | SpatialLaplacian) for a in atoms):
             hessian = jax.jacfwd(jax.grad(fn))(x)  # once, shared by all second-order atoms
         else:
             hessian = jnp.zeros(())
@@ -46,6 +48,9 @@ class Exact(AbstractEstimator):
                 values.append(jnp.trace(hessian))
             elif isinstance(atom, Diffusion):
                 values.append(jnp.sum(atom.matrix * hessian))
+            elif isinstance(atom, SpatialLaplacian):
+                atom.check_dimension(x.shape[0])
+                values.append(jnp.trace(hessian[: atom.dims, : atom.dims]))
             else:
                 values.append(atom.exact(fn, x))
         return fn(x), tuple(values)
@@ -71,7 +76,17 @@ class ExactJet(AbstractEstimator):
     chunk_size: int = eqx.field(default=64, static=True)
 
     def supports(self, operator: AbstractOperator) -> bool:
-        return isinstance(operator, Value | Gradient | Laplacian | Diagonal | Diffusion | Partial)
+        return isinstance(
+            operator,
+            Value
+            | Gradient
+            | Laplacian
+            | Diagonal
+            | Diffusion
+            | Partial
+            | SpatialLaplacian
+            | TimeDerivative,
+        )
 
     def evaluate_atoms(
         self, fn: ScalarField, x: Point, atoms: tuple[AbstractOperator, ...], key: Key
@@ -79,13 +94,17 @@ class ExactJet(AbstractEstimator):
         dim = x.shape[0]
         values = []
         for atom in atoms:
-            if isinstance(atom, Laplacian | Diagonal):
-                order = 2 if isinstance(atom, Laplacian) else atom.order
+            if isinstance(atom, Laplacian | Diagonal | SpatialLaplacian):
+                order = atom.order if isinstance(atom, Diagonal) else 2
+                count = dim
+                if isinstance(atom, SpatialLaplacian):  # the first `dims` coordinates only
+                    atom.check_dimension(dim)
+                    count = atom.dims
 
                 def pure(indices: Array, order: int = order) -> Array:
                     return coordinate_jets(fn, x, indices, order, collapse=True)[1][-1]
 
-                values.append(_chunked_sum(pure, jnp.arange(dim), self.chunk_size))
+                values.append(_chunked_sum(pure, jnp.arange(count), self.chunk_size))
             elif isinstance(atom, Diffusion):
 
                 def curvature(rows: Array) -> Array:
@@ -128,7 +147,9 @@ class ForwardLaplacian(AbstractEstimator):
     """
 
     def supports(self, operator: AbstractOperator) -> bool:
-        return isinstance(operator, Value | Gradient | Laplacian | Diffusion)
+        return isinstance(
+            operator, Value | Gradient | Laplacian | Diffusion | SpatialLaplacian | TimeDerivative
+        )
 
     def evaluate_atoms(
         self, fn: ScalarField, x: Point, atoms: tuple[AbstractOperator, ...], key: Key
@@ -144,6 +165,10 @@ class ForwardLaplacian(AbstractEstimator):
                 values.append(result.x)
             elif isinstance(atom, Diffusion):
                 values.append(_diffusion_by_forward_laplacian(fn, x, atom))
+            elif isinstance(atom, SpatialLaplacian):
+                values.append(_spatial_by_forward_laplacian(fn, x, atom))
+            elif isinstance(atom, TimeDerivative):
+                values.append(atom.exact(fn, x))
             else:  # pragma: no cover - guarded by supports()
                 raise AssertionError(atom)
         return result.x, tuple(values)
@@ -159,3 +184,14 @@ def _diffusion_by_forward_laplacian(fn: ScalarField, x: Point, op: Diffusion) ->
         lap = folx.forward_laplacian(shifted, sparsity_threshold=0)(jnp.zeros_like(x)).laplacian
         total = total + sign * lap
     return total
+
+
+def _spatial_by_forward_laplacian(fn: ScalarField, x: Point, op: SpatialLaplacian) -> Array:
+    """The forward Laplacian of $y \\mapsto u(y, x_{k:})$ in the first $k$ coordinates."""
+    op.check_dimension(x.shape[0])
+    k = op.dims
+
+    def space(y: Array) -> Array:
+        return fn(jnp.concatenate([y, x[k:]]))
+
+    return folx.forward_laplacian(space, sparsity_threshold=0)(x[:k]).laplacian

@@ -54,3 +54,12 @@ def signed_factors(matrix: Float[Array, "dim dim"]) -> tuple[Array, Array]:
     positive = eigenvectors * jnp.sqrt(jnp.maximum(eigenvalues, 0.0))
     negative = eigenvectors * jnp.sqrt(jnp.maximum(-eigenvalues, 0.0))
     return positive, negative
+
+
+def padded_directions(
+    key: Key, num: int, dims: int, x: Float[Array, " dim"], distribution: Distribution
+) -> Float[Array, "num dim"]:
+    """`num` random vectors in the first `dims` coordinates of `x`'s space, zero in the rest
+    (for [`pinnkit.SpatialLaplacian`][]): $E[v v^\\top]$ is the identity on those coordinates."""
+    head = sample_directions(key, num, dims, distribution, x.dtype)
+    return jnp.concatenate([head, jnp.zeros((num, x.shape[0] - dims), x.dtype)], axis=1)

@@ -20,12 +20,20 @@ from .._operator.base import (
     Gradient,
     Laplacian,
     Partial,
+    SpatialLaplacian,
+    TimeDerivative,
     Value,
 )
 from .._taylor.jets import mixed_partial
 from .._types import Key, Point, ScalarField
 from .base import AbstractEstimator
-from .sampling import Distribution, sample_coordinates, sample_directions, signed_factors
+from .sampling import (
+    Distribution,
+    padded_directions,
+    sample_coordinates,
+    sample_directions,
+    signed_factors,
+)
 
 
 def _check_samples(num_samples: int) -> None:
@@ -64,7 +72,10 @@ class SDGD(AbstractEstimator):
     def supports(self, operator: AbstractOperator) -> bool:
         if isinstance(operator, Partial):
             return len(set(operator.indices)) == 1
-        return isinstance(operator, Value | Gradient | Laplacian | Diagonal | Diffusion)
+        return isinstance(
+            operator,
+            Value | Gradient | Laplacian | Diagonal | Diffusion | SpatialLaplacian | TimeDerivative,
+        )
 
     def evaluate_atoms(
         self, fn: ScalarField, x: Point, atoms: tuple[AbstractOperator, ...], key: Key
@@ -84,6 +95,11 @@ class SDGD(AbstractEstimator):
             if isinstance(atom, Laplacian | Diagonal):
                 order = 2 if isinstance(atom, Laplacian) else atom.order
                 values.append(scale * jnp.sum(jax.vmap(lambda j, k=order: pure(j, k))(index)))
+            elif isinstance(atom, SpatialLaplacian):  # coordinates among the first `dims`
+                atom.check_dimension(dim)
+                space = sample_coordinates(key, atom.dims, self.num_samples)
+                curvatures = jax.vmap(lambda j: pure(j, 2))(space)
+                values.append(atom.dims / self.num_samples * jnp.sum(curvatures))
             elif isinstance(atom, Diffusion):
 
                 def column_term(j: Array, matrix: Array = atom.matrix) -> Array:
@@ -131,7 +147,9 @@ class HTE(AbstractEstimator):
             raise ValueError(f"method must be 'jet' or 'hvp', got {self.method!r}")
 
     def supports(self, operator: AbstractOperator) -> bool:
-        return isinstance(operator, Value | Gradient | Laplacian | Diffusion)
+        return isinstance(
+            operator, Value | Gradient | Laplacian | Diffusion | SpatialLaplacian | TimeDerivative
+        )
 
     def evaluate_atoms(
         self, fn: ScalarField, x: Point, atoms: tuple[AbstractOperator, ...], key: Key
@@ -152,6 +170,12 @@ class HTE(AbstractEstimator):
         for atom in atoms:
             if isinstance(atom, Laplacian):
                 primal, value = mean_quadratic(directions)
+                values.append(value)
+            elif isinstance(atom, SpatialLaplacian):
+                atom.check_dimension(x.shape[0])
+                primal, value = mean_quadratic(
+                    padded_directions(key, self.num_samples, atom.dims, x, self.distribution)
+                )
                 values.append(value)
             elif isinstance(atom, Diffusion):
                 positive, negative = signed_factors(atom.matrix)
@@ -207,7 +231,10 @@ class STDE(AbstractEstimator):
             )
 
     def supports(self, operator: AbstractOperator) -> bool:
-        if isinstance(operator, Value | Gradient | Laplacian | Diffusion | Partial):
+        if isinstance(
+            operator,
+            Value | Gradient | Laplacian | Diffusion | Partial | SpatialLaplacian | TimeDerivative,
+        ):
             return True
         if self.sparse:
             return isinstance(operator, Diagonal)
@@ -222,7 +249,7 @@ class STDE(AbstractEstimator):
         primals: list[Array] = []
         values = []
         for atom in atoms:
-            if isinstance(atom, Laplacian | Diagonal | Biharmonic | Diffusion):
+            if isinstance(atom, Laplacian | Diagonal | Biharmonic | Diffusion | SpatialLaplacian):
                 primal, value = (
                     self._sparse(fn, x, atom, key) if self.sparse else self._dense(fn, x, atom, key)
                 )
@@ -247,6 +274,11 @@ class STDE(AbstractEstimator):
             primal, (_, plus) = directional_jets(fn, x, positive[:, index].T, 2, collapse=True)
             _, (_, minus) = directional_jets(fn, x, negative[:, index].T, 2, collapse=True)
             return primal, scale * (plus - minus)
+        if isinstance(atom, SpatialLaplacian):  # coordinates among the first `dims` only
+            atom.check_dimension(dim)
+            space = sample_coordinates(key, atom.dims, self.num_samples)
+            primal, derivatives = coordinate_jets(fn, x, space, 2, collapse=True)
+            return primal, atom.dims / self.num_samples * derivatives[-1]
         order = 2 if isinstance(atom, Laplacian) else atom.order
         primal, derivatives = coordinate_jets(fn, x, index, order, collapse=True)
         return primal, scale * derivatives[-1]
@@ -262,6 +294,11 @@ class STDE(AbstractEstimator):
             primal, derivatives = directional_jets(fn, x, directions, 4, collapse=True)
             return primal, derivatives[-1] / (3.0 * n)
         distribution = self.distribution or "rademacher"
+        if isinstance(atom, SpatialLaplacian):
+            atom.check_dimension(dim)
+            directions = padded_directions(key, n, atom.dims, x, distribution)
+            primal, (_, total) = directional_jets(fn, x, directions, 2, collapse=True)
+            return primal, total / n
         directions = sample_directions(key, n, dim, distribution, x.dtype)
         if isinstance(atom, Diffusion):
             positive, negative = signed_factors(atom.matrix)

@@ -284,3 +284,71 @@ class Diagonal(AbstractOperator):
 
         # A reference for tests: builds the (dim, dim) identity.
         return jnp.sum(jax.vmap(pure)(jnp.eye(x.shape[0], dtype=x.dtype)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Space-time operators. A network of u(t, x) takes one input vector z = (x, t): the space
+# coordinates first, time LAST, so z has dimension d + 1 and t = z[-1].
+
+
+class TimeDerivative(AbstractOperator):
+    r"""The time derivative $\partial u / \partial t$ of a space-time field (order 1).
+
+    Space-time networks in pinnkit take one input $z = (x, t) \in \mathbb{R}^{d + 1}$ with
+    **time last**, so this is the partial derivative along the last coordinate of $z$:
+    one forward-mode derivative, $O(1)$ passes in any $d$.
+    """
+
+    @property
+    def order(self) -> int:
+        return 1
+
+    def exact(self, fn: ScalarField, x: Point) -> Float[Array, ""]:
+        check_point(x)
+        last = jnp.zeros_like(x).at[-1].set(1.0)
+        return jax.jvp(fn, (x,), (last,))[1]
+
+
+class SpatialLaplacian(AbstractOperator):
+    r"""The Laplacian over the first `dims` coordinates only: $\sum_{i < \text{dims}}
+    \partial_i^2 u$ (order 2).
+
+    For a space-time field $u(z)$, $z = (x, t)$ with time last, `SpatialLaplacian(d)` is
+    $\Delta_x u$: the time coordinate is left out. Every estimator evaluates it the way it
+    evaluates [`pinnkit.Laplacian`][], in the first `dims` coordinates: sparse STDE and SDGD
+    sample coordinates among the first `dims` only (scale `dims / |J|`), dense STDE and HTE
+    draw random vectors whose remaining entries are zero, so no $d \times d$ matrix is built.
+
+    **Arguments:**
+
+    - `dims`: how many leading coordinates form space ($\ge 1$).
+    """
+
+    dims: int = eqx.field(static=True)
+
+    def __init__(self, dims: int):
+        if not isinstance(dims, int) or isinstance(dims, bool) or dims < 1:
+            raise ValueError(f"SpatialLaplacian needs an integer dims >= 1, got {dims!r}")
+        self.dims = dims
+
+    @property
+    def order(self) -> int:
+        return 2
+
+    def check_dimension(self, dim: int) -> None:
+        """Raise a clear error when the point has fewer than `dims` coordinates."""
+        if self.dims > dim:
+            raise ValueError(
+                f"SpatialLaplacian({self.dims}) needs points with at least {self.dims} "
+                f"coordinates, got {dim}"
+            )
+
+    def exact(self, fn: ScalarField, x: Point) -> Float[Array, ""]:
+        check_point(x)
+        self.check_dimension(x.shape[0])
+        k = self.dims
+
+        def space(y: Array) -> Array:
+            return fn(jnp.concatenate([y, x[k:]]))
+
+        return jnp.trace(jax.hessian(space)(x[:k]))

@@ -16,10 +16,18 @@ from dataclasses import dataclass
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, Float, PRNGKeyArray
 
+from .._estimator.base import AbstractEstimator
+from .._estimator.exact import Exact
+from .._loss.losses import ResidualLoss, WeightedSum
+from .._loss.spacetime import TerminalLoss
+from .._network.base import AbstractNetwork
+from .._network.mlp import MLP
 from .._operator.base import AbstractOperator, Laplacian
 from .._operator.pde import AbstractPDE
+from .._operator.spacetime import SpaceTimePDE
+from .._sampler.spacetime import Brownian
 from .._types import Point
 
 
@@ -208,6 +216,60 @@ class ParabolicProblem(eqx.Module):
         if self.solution is None:
             raise ValueError(f"problem {self.name!r} has no closed-form solution")
         return self.solution(x, self.T - t)
+
+    # The space-time PINN: a network u(z) of z = (x, t), time last, in the backward form.
+
+    def space_time_pde(self) -> SpaceTimePDE:
+        r"""The backward residual $u_t + \Delta_x u + f(u)$ for a network of $z = (x, t)$."""
+        return SpaceTimePDE(self.pde, self.dim, "backward")
+
+    def space_time_network(
+        self, key: PRNGKeyArray, width: int = 128, depth: int = 3, activation: str = "tanh"
+    ) -> AbstractNetwork:
+        """An [`pinnkit.MLP`][] of $z = (x, t)$ (dimension `dim + 1`, time last)."""
+        return MLP(self.dim + 1, width, depth, activation, key=key)
+
+    def space_time_loss(
+        self,
+        estimator: AbstractEstimator | None = None,
+        batch_size: int = 100,
+        terminal_weight: float = 20.0,
+        gradient_weight: float = 0.05,
+        **kwargs,
+    ) -> WeightedSum:
+        r"""The space-time PINN loss of the STDE paper (MATH.md §4):
+        residual $+ 20\,[\mathrm{MSE}(u - g) + 0.05\,\mathrm{MSE}(\nabla_x u - \nabla g)]$
+        at $t = T$.
+
+        Residual points are [`pinnkit.Brownian`][] points $(x, t)$, $t \sim U[0, T]$,
+        $x \sim N(0, 2t I)$; terminal points are their ends $x \sim N(0, 2T I)$ at $t = T$.
+
+        **Arguments:**
+
+        - `estimator`: evaluates $u_t$ and $\Delta_x u$ (default [`pinnkit.Exact`][]).
+        - `batch_size`: residual and terminal points per step (default 100).
+        - `terminal_weight`, `gradient_weight`: the weights 20 and 0.05 above.
+        - `kwargs`: passed to [`pinnkit.ResidualLoss`][] (`sharing`, `unbiased`).
+
+        **Returns:** a [`pinnkit.WeightedSum`][] with terms `"residual"` and `"terminal"`.
+        """
+        residual = ResidualLoss(
+            self.space_time_pde(),
+            Brownian(self.dim, self.T),
+            estimator or Exact(),
+            batch_size=batch_size,
+            **kwargs,
+        )
+        terminal = TerminalLoss(
+            self.terminal,
+            Brownian(self.dim, self.T, time=self.T),
+            self.T,
+            gradient_weight=gradient_weight,
+            batch_size=batch_size,
+        )
+        return WeightedSum(
+            {"residual": residual, "terminal": terminal}, {"terminal": terminal_weight}
+        )
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,138 @@
+r"""Losses on a time slice of a space-time network $u(z)$, $z = (x, t)$ with time last."""
+
+from collections.abc import Callable
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from .._sampler.base import AbstractSampler
+from .._types import Key, Point, Points, Scalar, Values
+from .losses import AbstractLoss
+
+
+class SliceBatch(eqx.Module):
+    """Space-time points on one time slice, with the data $g$ (and $\\nabla g$) there."""
+
+    points: Points
+    targets: Values
+    gradients: Float[Array, "batch space"]
+
+
+def _slice_sample(
+    sampler: AbstractSampler,
+    target: Callable[[Point], Scalar],
+    time: float,
+    batch_size: int,
+    with_gradient: bool,
+    key: Key,
+) -> SliceBatch:
+    z = sampler(key, batch_size)
+    z = z.at[:, -1].set(time)
+    x = z[:, :-1]
+    targets = jax.vmap(target)(x)
+    if with_gradient:
+        gradients = jax.vmap(jax.grad(target))(x)
+    else:
+        gradients = jnp.zeros((batch_size, 0), z.dtype)
+    return SliceBatch(z, targets, gradients)
+
+
+def _slice_loss(
+    model: Callable[[Point], Scalar], batch: SliceBatch, gradient_weight: float
+) -> Scalar:
+    value = jnp.mean((jax.vmap(model)(batch.points) - batch.targets) ** 2)
+    if gradient_weight == 0:
+        return value
+    # The gradient in space: drop the time component of the gradient in z = (x, t).
+    gradients = jax.vmap(jax.grad(model))(batch.points)[:, :-1]
+    return value + gradient_weight * jnp.mean((gradients - batch.gradients) ** 2)
+
+
+def _check(sampler: AbstractSampler, batch_size: int, gradient_weight: float) -> None:
+    if not isinstance(sampler, AbstractSampler):
+        raise TypeError(f"sampler must be an AbstractSampler, got {type(sampler).__name__}")
+    if sampler.dim < 2:
+        raise ValueError(
+            f"the sampler must draw space-time points z = (x, t) of dimension >= 2, "
+            f"got dimension {sampler.dim}"
+        )
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if not gradient_weight >= 0:
+        raise ValueError(f"gradient_weight must be >= 0, got {gradient_weight}")
+
+
+class TerminalLoss(AbstractLoss):
+    r"""Terminal data $u(T, x) = g(x)$ of a backward problem, with an optional gradient term:
+
+    $$\frac1N \sum_n \big(u(x_n, T) - g(x_n)\big)^2
+      + \lambda\, \frac{1}{N d} \sum_n \big|\nabla_x u(x_n, T) - \nabla g(x_n)\big|^2 .$$
+
+    The network takes $z = (x, t)$ with time last. Points come from `sampler` (space-time
+    points, e.g. [`pinnkit.Brownian`][] with `time=T`) with their time set to `time`; $g$ and
+    $\nabla g$ are evaluated when the batch is drawn, outside the differentiated loss. The
+    gradient term (mean over points and coordinates) is the one of the STDE paper's
+    space-time PINN, which uses $\lambda = 0.05$ and weighs this loss by 20 against the
+    residual.
+
+    **Arguments:**
+
+    - `target`: $g$ at one space point of shape `(d,)`.
+    - `sampler`: draws space-time points of dimension `d + 1`.
+    - `time`: $T$.
+    - `gradient_weight`: $\lambda$ (default 0: no gradient term).
+    - `batch_size`: points per step (default 100).
+    """
+
+    target: Callable[[Point], Scalar]
+    sampler: AbstractSampler
+    time: float = eqx.field(static=True)
+    gradient_weight: float = eqx.field(default=0.0, static=True)
+    batch_size: int = eqx.field(default=100, static=True)
+
+    def __check_init__(self):
+        _check(self.sampler, self.batch_size, self.gradient_weight)
+
+    def sample(self, key: Key) -> SliceBatch:
+        return _slice_sample(
+            self.sampler, self.target, self.time, self.batch_size, self.gradient_weight > 0, key
+        )
+
+    def __call__(self, model: Callable[[Point], Scalar], batch: SliceBatch, key: Key) -> Scalar:
+        del key
+        return _slice_loss(model, batch, self.gradient_weight)
+
+
+class InitialLoss(AbstractLoss):
+    r"""Initial data $u(x, t_0) = g(x)$ of a forward problem, with an optional gradient term:
+    the same loss as [`pinnkit.TerminalLoss`][] on the slice $t = t_0$.
+
+    **Arguments:**
+
+    - `target`: $g$ at one space point of shape `(d,)`.
+    - `sampler`: draws space-time points of dimension `d + 1`, e.g.
+      [`pinnkit.CylinderSampler`][]; their time is set to `time`.
+    - `time`: $t_0$ (default 0).
+    - `gradient_weight`: weight of the mean squared gradient mismatch (default 0).
+    - `batch_size`: points per step (default 100).
+    """
+
+    target: Callable[[Point], Scalar]
+    sampler: AbstractSampler
+    time: float = eqx.field(default=0.0, static=True)
+    gradient_weight: float = eqx.field(default=0.0, static=True)
+    batch_size: int = eqx.field(default=100, static=True)
+
+    def __check_init__(self):
+        _check(self.sampler, self.batch_size, self.gradient_weight)
+
+    def sample(self, key: Key) -> SliceBatch:
+        return _slice_sample(
+            self.sampler, self.target, self.time, self.batch_size, self.gradient_weight > 0, key
+        )
+
+    def __call__(self, model: Callable[[Point], Scalar], batch: SliceBatch, key: Key) -> Scalar:
+        del key
+        return _slice_loss(model, batch, self.gradient_weight)
