@@ -51,7 +51,7 @@ class Poisson(pk.AbstractPDE):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=str(__doc__).splitlines()[0])
     parser.add_argument("--dim", type=int, default=5, help="space dimension (5)")
     parser.add_argument("--steps", type=int, default=5_000, help="training steps (5000)")
     parser.add_argument("--batch", type=int, default=100, help="collocation points per step")

@@ -27,7 +27,7 @@ from pinnkit.problems import get_problem
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=str(__doc__).splitlines()[0])
     parser.add_argument("--problem", default="allen-cahn-two-body", help="a problem name")
     parser.add_argument("--dim", type=int, default=100, help="space dimension (100)")
     parser.add_argument("--estimator", default="forward-laplacian", help="exact, jet, ...")
