@@ -19,6 +19,7 @@ import pinnkit as pk
 from pinnkit._network import taylor
 from pinnkit._network.shared import SharedFirstLayerMLP
 from pinnkit._operator.base import linear_terms
+from pinnkit.problems import get_problem
 
 
 pytestmark = pytest.mark.usefixtures("x64")
@@ -198,3 +199,22 @@ def test_parameter_gradients_match_generic(getkey):
     for a, b in zip(jax.tree.leaves(fast), jax.tree.leaves(slow), strict=True):
         assert_close(a, b, rtol=1e-9, atol=1e-12)
     assert any(float(jnp.max(jnp.abs(a))) > 0 for a in jax.tree.leaves(fast))
+
+
+def test_problem_network_block_size(getkey):
+    """`Problem.network(block_size=B)` is HardDirichlet(SharedFirstLayerMLP(d, B, ...)): zero
+    on the sphere, a plain MLP without it, and a clear error for a non-divisor."""
+    problem = get_problem("poisson-two-body", DIM, getkey())
+    shared = problem.network(getkey(), width=WIDTH, depth=2, block_size=BLOCK)
+    assert isinstance(shared, pk.HardDirichlet)
+    assert isinstance(shared.network, SharedFirstLayerMLP)
+    assert (shared.network.block_size, shared.network.num_blocks) == (BLOCK, DIM // BLOCK)
+    x = random_point(getkey(), DIM)
+    on_sphere = x / jnp.linalg.norm(x)
+    assert abs(float(shared(on_sphere))) < 1e-12
+    inside = 0.5 * on_sphere
+    np.testing.assert_allclose(shared(inside), (1 - 0.25) * shared.network(inside), rtol=1e-12)
+    plain = problem.network(getkey(), width=WIDTH, depth=2)
+    assert isinstance(plain.network, pk.MLP)
+    assert _count(shared) < _count(plain)
+    rejected(lambda: problem.network(getkey(), block_size=5), "divisor")
