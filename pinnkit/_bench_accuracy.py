@@ -77,12 +77,16 @@ CONFIG_KEYS = (
     "depth",
     "eval_every",
     "test_size",
+    "block_size",
 )
 """What must match for a finished `result.json` to stand for a run of the grid."""
 
 
-def run_name(problem: str, dim: int, estimator: str, seed: int) -> str:
-    return f"{problem}-d{dim}-{estimator}-s{seed}"
+def run_name(
+    problem: str, dim: int, estimator: str, seed: int, block_size: int | None = None
+) -> str:
+    shared = "" if block_size is None else f"-B{block_size}"
+    return f"{problem}-d{dim}{shared}-{estimator}-s{seed}"
 
 
 def _solve_argv(config: dict[str, Any], out: Path) -> list[str]:
@@ -94,6 +98,8 @@ def _solve_argv(config: dict[str, Any], out: Path) -> list[str]:
     argv += ["--test-size", str(config["test_size"]), "--out", str(out), "--no-progress"]
     if config["samples"] is not None:
         argv += ["--samples", str(config["samples"])]
+    if config.get("block_size") is not None:
+        argv += ["--block-size", str(config["block_size"])]
     return argv
 
 
@@ -136,6 +142,7 @@ def bench_accuracy(
     depth: int = 3,
     eval_every: int = 1000,
     test_size: int = 20_000,
+    block_size: int | None = None,
     log: Callable[[str], None] = lambda message: print(message, file=sys.stderr, flush=True),
     on_record: Callable[[list[dict[str, Any]]], None] | None = None,
 ) -> list[dict[str, Any]]:
@@ -171,8 +178,9 @@ def bench_accuracy(
             "depth": depth,
             "eval_every": eval_every,
             "test_size": test_size,
+            "block_size": block_size,
         }
-        folder = out / run_name(problem, dim, estimator, seed)
+        folder = out / run_name(problem, dim, estimator, seed, block_size)
         label = f"[{index}/{len(grid)}] {problem} d={dim:,} {estimator} seed={seed}"
         done = finished(folder / "result.json", config)
         if done is not None:
@@ -333,6 +341,12 @@ def add_accuracy_parser(which: Any) -> None:
     acc.add_argument("--depth", type=int, default=3, help="MLP hidden layers (3)")
     acc.add_argument("--eval-every", type=int, default=1000, help="steps between evaluations")
     acc.add_argument("--test-size", type=int, default=20_000, help="test points (20000)")
+    acc.add_argument(
+        "--block-size",
+        type=int,
+        default=None,
+        help="SharedFirstLayerMLP block size for every run (default: a plain MLP)",
+    )
     acc.add_argument("--out", type=Path, default=Path("runs/accuracy"), help="runs folder")
     acc.add_argument("--json", type=Path, default=None, help="write the JSON summary")
     acc.add_argument("--markdown", type=Path, default=None, help="write the table (stdout)")
@@ -404,6 +418,7 @@ def run_accuracy(args: argparse.Namespace) -> int:
         depth=args.depth,
         eval_every=args.eval_every,
         test_size=args.test_size,
+        block_size=getattr(args, "block_size", None),
         on_record=write_reports,
     )
     counts = summary(records)
