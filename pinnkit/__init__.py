@@ -62,6 +62,18 @@ from ._operator.pde import AbstractPDE as AbstractPDE
 from ._operator.spacetime import SpaceTimePDE as SpaceTimePDE
 from ._sampler.base import AbstractSampler as AbstractSampler, UniformSampler as UniformSampler
 from ._sampler.spacetime import Brownian as Brownian, CylinderSampler as CylinderSampler
+from ._solver.checkpoint import (
+    CheckpointError as CheckpointError,
+    checkpoint_metadata as checkpoint_metadata,
+    load_checkpoint as load_checkpoint,
+    save_checkpoint as save_checkpoint,
+)
+from ._solver.optimizers import (
+    OPTIMIZERS as OPTIMIZERS,
+    SCHEDULES as SCHEDULES,
+    make_optimizer as make_optimizer,
+    make_schedule as make_schedule,
+)
 from ._solver.pinn import (
     RESULTS as RESULTS,
     PINNSolver as PINNSolver,

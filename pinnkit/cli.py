@@ -77,6 +77,36 @@ def _build_parser() -> argparse.ArgumentParser:
         default=None,
         help="split each batch across the first N devices (data parallel; default: one device)",
     )
+    from ._solver.optimizers import OPTIMIZERS, SCHEDULES
+
+    solve.add_argument(
+        "--optimizer", default="adam", help=f"optimizer: {', '.join(OPTIMIZERS)} (default: adam)"
+    )
+    solve.add_argument(
+        "--schedule",
+        default="linear",
+        help=f"learning-rate schedule: {', '.join(SCHEDULES)} (default: linear, to 0)",
+    )
+    solve.add_argument(
+        "--lbfgs-steps",
+        type=int,
+        default=0,
+        help="L-BFGS iterations on fixed points after the optimizer (default 0: none)",
+    )
+    solve.add_argument(
+        "--lbfgs-batch", type=int, default=None, help="fixed points for L-BFGS (default: --batch)"
+    )
+    solve.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=None,
+        help="steps between checkpoints in OUT/checkpoint (default: --eval-every)",
+    )
+    solve.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the checkpoint in the output folder (same settings)",
+    )
 
     from ._bench import add_bench_parser
 
@@ -126,6 +156,7 @@ def run_solve(args: argparse.Namespace) -> dict[str, Any]:
     import equinox as eqx
 
     from ._estimator.registry import make_estimator
+    from ._solver.optimizers import make_optimizer
     from ._solver.pinn import RESULTS, PINNSolver
     from .problems import PROBLEMS, get_problem
 
@@ -137,6 +168,17 @@ def run_solve(args: argparse.Namespace) -> dict[str, Any]:
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     estimator = make_estimator(args.estimator, args.samples)
+    optimizer = make_optimizer(
+        getattr(args, "optimizer", "adam"), args.lr, args.steps, getattr(args, "schedule", "linear")
+    )
+    lbfgs_steps = getattr(args, "lbfgs_steps", 0)
+    lbfgs_batch = getattr(args, "lbfgs_batch", None) or args.batch
+    checkpoint_every = getattr(args, "checkpoint_every", None)
+    if lbfgs_steps < 0 or lbfgs_batch < 1 or (checkpoint_every or 1) < 1:
+        raise ValueError(
+            "--lbfgs-steps must be >= 0, --lbfgs-batch and --checkpoint-every >= 1; got "
+            f"{lbfgs_steps}, {lbfgs_batch}, {checkpoint_every}"
+        )
     mesh = None
     if args.devices is not None:
         import numpy as np
@@ -164,6 +206,7 @@ def run_solve(args: argparse.Namespace) -> dict[str, Any]:
     )
     solver = PINNSolver(
         problem.loss(estimator, batch_size=args.batch),
+        optimizer=optimizer,
         learning_rate=args.lr,
         eval_every=args.eval_every,
         mesh=mesh,
@@ -184,27 +227,58 @@ def run_solve(args: argparse.Namespace) -> dict[str, Any]:
         test_set=test_set,
         progress=not args.no_progress,
         callback=log,
+        checkpoint_dir=out / "checkpoint",
+        checkpoint_every=checkpoint_every,
+        resume=getattr(args, "resume", False),
+        config=_fingerprint_config(args),
     )
+    adam = solution
+    lbfgs = None
+    if lbfgs_steps and solution.result == RESULTS.successful:
+        refiner = PINNSolver(problem.loss(estimator, batch_size=lbfgs_batch), mesh=mesh)
+        solution = refiner.refine(
+            solution.network,
+            lbfgs_steps,
+            jax.random.fold_in(train_key, args.steps),
+            loss_state=solution.loss_state,
+            test_set=test_set,
+            progress=not args.no_progress,
+            callback=log,
+        )
+        lbfgs = {
+            "steps": solution.steps,
+            "batch": lbfgs_batch,
+            "result": _result_name(solution.result),
+            "message": solution.message,
+            "initial_loss": float(solution.history["loss"][0]) if solution.steps else None,
+            "final_loss": float(solution.history["loss"].min()) if solution.steps else None,
+            "rel_l2_before": adam.metrics.get("rel_l2"),
+            "rel_l1_before": adam.metrics.get("rel_l1"),
+            "wall_s": solution.wall_s,
+        }
 
     result = {
         "problem": problem.name,
         "dim": problem.dim,
         "estimator": args.estimator,
         "samples": args.samples,
-        "steps": solution.steps,
+        "steps": adam.steps,
         "batch": args.batch,
         "seed": args.seed,
         "lr": args.lr,
         "devices": args.devices or 1,
         "rel_l2": solution.metrics.get("rel_l2"),
         "rel_l1": solution.metrics.get("rel_l1"),
-        "wall_s": solution.wall_s,
-        "steps_per_s": solution.steps / solution.wall_s if solution.wall_s > 0 else None,
+        "wall_s": adam.wall_s,
+        "steps_per_s": adam.steps / adam.wall_s if adam.wall_s > 0 else None,
         "peak_rss_mb": _peak_rss_mb(),
-        "result": "successful" if solution.result == RESULTS.successful else "nonfinite_loss",
-        "message": solution.message,
-        "history": {k: v.tolist() for k, v in solution.history.items() if k != "loss"},
-        "final_loss": float(solution.history["loss"][-1]) if solution.steps else None,
+        "result": _result_name(adam.result),
+        "message": adam.message,
+        "history": {k: v.tolist() for k, v in adam.history.items() if k != "loss"},
+        "final_loss": float(adam.history["loss"][-1]) if adam.steps else None,
+        "optimizer": getattr(args, "optimizer", "adam"),
+        "schedule": getattr(args, "schedule", "linear"),
+        "lbfgs": lbfgs,
         "width": args.width,
         "depth": args.depth,
         "block_size": block_size,
@@ -213,7 +287,7 @@ def run_solve(args: argparse.Namespace) -> dict[str, Any]:
     }
     write_atomic(out / "result.json", json.dumps(result, indent=2).encode())
     _plot_history(
-        solution.history,
+        adam.history,
         f"{problem.name}, d = {problem.dim}, {args.estimator}",
         out / "history.png",
     )
@@ -224,6 +298,23 @@ def run_solve(args: argparse.Namespace) -> dict[str, Any]:
     return {**result, "out": str(out)}
 
 
+def _result_name(result: Any) -> str:
+    from ._solver.pinn import RESULTS
+
+    names = ("successful", "nonfinite_loss", "interrupted", "lbfgs_stalled")
+    return next(name for name in names if result == getattr(RESULTS, name))
+
+
+_NOT_FINGERPRINTED = frozenset(
+    {"command", "out", "no_progress", "resume", "checkpoint_every", "lbfgs_steps", "lbfgs_batch"}
+)
+
+
+def _fingerprint_config(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings a checkpoint of `pinnkit solve` must agree with to be resumed."""
+    return {k: v for k, v in sorted(vars(args).items()) if k not in _NOT_FINGERPRINTED}
+
+
 def _cmd_solve(args: argparse.Namespace) -> int:
     result = run_solve(args)
     print(
@@ -232,6 +323,14 @@ def _cmd_solve(args: argparse.Namespace) -> int:
         f"steps={result['steps']} wall={result['wall_s']:.1f}s "
         f"({result['steps_per_s']:.1f} steps/s) -> {Path(result['out']) / 'result.json'}"
     )
+    if result["lbfgs"] is not None and result["lbfgs"]["message"]:
+        print(result["lbfgs"]["message"], file=sys.stderr)
+    if result["result"] == "interrupted":
+        print(
+            f"pinnkit: {result['message']}\nTo continue, run the same command with --resume.",
+            file=sys.stderr,
+        )
+        return 130
     if result["message"]:
         print(result["message"], file=sys.stderr)
         return 1

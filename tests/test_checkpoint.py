@@ -1,0 +1,312 @@
+"""Checkpoints: atomic writes, bit-for-bit resumes (after SIGKILL, Ctrl-C, or in process), the
+loss state restored, the last good checkpoint kept at a NaN, and clear errors."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import pinnkit as pk
+from pinnkit._solver import checkpoint as ckpt
+from pinnkit.cli import main
+
+
+def leaves(tree):
+    return [np.asarray(x) for x in jax.tree_util.tree_leaves(tree) if hasattr(x, "shape")]
+
+
+# --- the acceptance test: `pinnkit solve` killed midway, resumed with --resume -------------
+
+# A real `pinnkit solve`, slowed down at each evaluation so that the test can act between two
+# checkpoints however fast the machine is (evaluation at step k happens just before the
+# checkpoint at step k is written).
+THROTTLED = """
+import sys, time
+import pinnkit._solver.reference as reference
+errors = reference.TestSet.errors
+def slow(self, model):
+    time.sleep(float(sys.argv[1]))
+    return errors(self, model)
+reference.TestSet.errors = slow
+from pinnkit.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+SOLVE = (
+    "solve poisson-two-body --dim 3 --steps 300 --batch 8 --width 8 --depth 1 "
+    "--test-size 64 --eval-every 100 --checkpoint-every 100 --lr 1e-2 --seed 3 --no-progress"
+).split()
+
+
+def _launch(tmp_path, name):
+    script = tmp_path / "throttled.py"
+    script.write_text(THROTTLED)
+    out = tmp_path / name
+    process = subprocess.Popen(
+        [sys.executable, str(script), "4", *SOLVE, "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    return process, out
+
+
+def _wait_for_checkpoint(process, out, step, timeout=240):
+    path = out / "checkpoint" / "checkpoint.json"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and json.loads(path.read_text())["step"] >= step:
+            return json.loads(path.read_text())["step"]
+        if process.poll() is not None:
+            raise AssertionError(f"the run ended before a checkpoint: {process.communicate()}")
+        time.sleep(0.05)
+    process.kill()
+    raise AssertionError("no checkpoint appeared in time")
+
+
+def _result(out):
+    result = json.loads((out / "result.json").read_text())
+    return {k: v for k, v in result.items() if k not in ("wall_s", "steps_per_s", "peak_rss_mb")}
+
+
+def test_killed_or_interrupted_run_resumes_to_the_same_numbers(tmp_path, capsys):
+    killed, killed_out = _launch(tmp_path, "killed")
+    stopped, stopped_out = _launch(tmp_path, "stopped")
+    try:
+        # Meanwhile, the uninterrupted run, in this process.
+        assert main([*SOLVE, "--out", str(tmp_path / "whole")]) == 0
+        whole = _result(tmp_path / "whole")
+
+        assert _wait_for_checkpoint(killed, killed_out, 100) == 100
+        killed.send_signal(signal.SIGKILL)
+        killed.wait(timeout=60)
+        assert _wait_for_checkpoint(stopped, stopped_out, 100) == 100
+        stopped.send_signal(signal.SIGINT)
+        _, err = stopped.communicate(timeout=240)
+    finally:
+        for process in (killed, stopped):
+            if process.poll() is None:
+                process.kill()
+    # Ctrl-C: the chunk in flight (steps 100..199) finished, was saved, and the CLI exits 130.
+    assert stopped.returncode == 130, err
+    assert "interrupted at step 200" in err and "--resume" in err
+    assert json.loads((stopped_out / "checkpoint" / "checkpoint.json").read_text())["step"] == 200
+    assert json.loads((stopped_out / "result.json").read_text())["result"] == "interrupted"
+    # SIGKILL: the last checkpoint is intact.
+    assert json.loads((killed_out / "checkpoint" / "checkpoint.json").read_text())["step"] == 100
+    assert not (killed_out / "result.json").exists()
+
+    for out in (killed_out, stopped_out):
+        assert main([*SOLVE, "--out", str(out), "--resume"]) == 0
+        resumed = _result(out)
+        assert resumed["result"] == "successful" and resumed["steps"] == 300
+        np.testing.assert_allclose(resumed["rel_l2"], whole["rel_l2"], rtol=1e-6)
+        assert resumed == whole  # in fact bit for bit, history included
+    capsys.readouterr()
+
+
+# --- atomic writes -------------------------------------------------------------------------
+
+
+def test_a_failed_write_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
+    tree = {"a": jnp.arange(3.0), "b": np.int64(7), "key": jax.random.key(4)}
+    ckpt.save_checkpoint(tmp_path, tree, {"step": 1, "note": "first"})
+    newer = {"a": jnp.arange(3.0) + 10, "b": np.int64(8), "key": jax.random.key(5)}
+    real_replace = os.replace
+    for failing in ("checkpoint-000000002.eqx", "checkpoint.json"):
+        # A "kill" in the middle of one of the two writes: the data is on disk in the
+        # temporary file, the rename never happens.
+        def replace(src, dst, failing=failing):
+            if str(dst).endswith(failing):
+                raise KeyboardInterrupt("killed during the write")
+            return real_replace(src, dst)
+
+        monkeypatch.setattr(os, "replace", replace)
+        with pytest.raises(KeyboardInterrupt):
+            ckpt.save_checkpoint(tmp_path, newer, {"step": 2, "note": "second"})
+        monkeypatch.setattr(os, "replace", real_replace)
+        loaded, metadata = ckpt.load_checkpoint(tmp_path, tree)
+        assert metadata["step"] == 1 and metadata["note"] == "first"
+        np.testing.assert_array_equal(loaded["a"], tree["a"])
+        assert loaded["b"] == 7
+        np.testing.assert_array_equal(
+            jax.random.key_data(loaded["key"]), jax.random.key_data(tree["key"])
+        )
+        assert not list(tmp_path.glob("*.tmp"))
+    # A completed write replaces it and removes the old array file.
+    ckpt.save_checkpoint(tmp_path, newer, {"step": 2})
+    loaded, metadata = ckpt.load_checkpoint(tmp_path, tree)
+    assert metadata["step"] == 2 and loaded["b"] == 8
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "checkpoint-000000002.eqx",
+        "checkpoint.json",
+    ]
+
+
+def test_corrupt_or_mismatched_checkpoints_raise(tmp_path):
+    tree = {"a": jnp.arange(3.0)}
+    with pytest.raises(ckpt.CheckpointError, match="no checkpoint"):
+        ckpt.load_checkpoint(tmp_path, tree)
+    ckpt.save_checkpoint(tmp_path, tree, {"step": 5})
+    with pytest.raises(ckpt.CheckpointError, match="shape"):
+        ckpt.load_checkpoint(tmp_path, {"a": jnp.arange(4.0)})
+    (tmp_path / "checkpoint-000000005.eqx").write_bytes(b"garbage")
+    with pytest.raises(ckpt.CheckpointError, match="checksum"):
+        ckpt.load_checkpoint(tmp_path, tree)
+
+
+# --- the solver: resume in process, the loss state, NaN, mismatches -----------------------
+
+
+class _StatefulLoss(pk.AbstractLoss):
+    """Its state counts steps, carries a PRNG key and remembers the model's value at 0; its
+    batch depends on the state (a point drawn from the carried key)."""
+
+    def sample(self, key):
+        return jax.random.uniform(key, (2,))
+
+    def init_state(self, key):
+        return {"count": jnp.array(0), "key": key, "u0": jnp.array(0.0)}
+
+    def next_batch(self, model, state, key):
+        carried, new = jax.random.split(state["key"])
+        u0 = model(jnp.zeros(2))
+        return self.sample(carried), {"count": state["count"] + 1, "key": new, "u0": u0}
+
+    def __call__(self, model, batch, key):
+        return (model(batch) - 1.0) ** 2
+
+
+def _stateful_run(tmp_path, *, interrupt_at=None, resume=False):
+    network = pk.MLP(2, 8, 1, key=jax.random.key(3))
+    solver = pk.PINNSolver(_StatefulLoss(), optimizer=optax.adam(1e-2), log_every=5, eval_every=5)
+    test_set = pk.TestSet(
+        pk.UniformSampler(pk.Ball(2)), lambda x: 1.0 + x[0], jax.random.key(1), size=8, chunk_size=8
+    )
+
+    def callback(step, logs):
+        if step == interrupt_at:
+            signal.raise_signal(signal.SIGINT)  # Ctrl-C after step 10
+
+    return solver.solve(
+        network,
+        30,
+        jax.random.key(0),
+        test_set=test_set,
+        progress=False,
+        callback=callback,
+        checkpoint_dir=tmp_path / "ck",
+        checkpoint_every=10,
+        resume=resume,
+    )
+
+
+def test_interrupt_then_resume_restores_the_loss_state(tmp_path):
+    whole = _stateful_run(tmp_path / "whole")
+    with pytest.warns(RuntimeWarning, match="interrupted at step 5 of 30"):
+        stopped = _stateful_run(tmp_path, interrupt_at=5)
+    assert stopped.result == pk.RESULTS.interrupted and stopped.steps == 5
+    assert int(stopped.loss_state["count"]) == 5
+    # Saved at step 5, although checkpoint_every is 10.
+    assert json.loads((tmp_path / "ck" / "checkpoint.json").read_text())["step"] == 5
+    resumed = _stateful_run(tmp_path, resume=True)
+    assert resumed.result == pk.RESULTS.successful and resumed.steps == 30
+    assert int(resumed.loss_state["count"]) == 30
+    np.testing.assert_array_equal(
+        jax.random.key_data(resumed.loss_state["key"]), jax.random.key_data(whole.loss_state["key"])
+    )
+    np.testing.assert_array_equal(resumed.loss_state["u0"], whole.loss_state["u0"])
+    for name in ("step", "loss", "eval_step", "rel_l2"):
+        np.testing.assert_array_equal(resumed.history[name], whole.history[name])
+    for a, b in zip(leaves(resumed.network), leaves(whole.network), strict=True):
+        np.testing.assert_array_equal(a, b)
+    # Resuming a finished run changes nothing.
+    again = _stateful_run(tmp_path, resume=True)
+    np.testing.assert_array_equal(again.history["loss"], whole.history["loss"])
+
+
+class _ExplodingLoss(pk.AbstractLoss):
+    """sqrt(1 - u(0)): minimizing it drives u(0) past 1, where the loss becomes NaN."""
+
+    def sample(self, key):
+        return jnp.zeros(2)
+
+    def __call__(self, model, batch, key):
+        return jnp.sqrt(1.0 - model(batch))
+
+
+def test_nonfinite_loss_keeps_the_last_good_checkpoint(tmp_path):
+    network = pk.MLP(2, 8, 1, key=jax.random.key(3))
+    solver = pk.PINNSolver(_ExplodingLoss(), optimizer=optax.sgd(0.05), log_every=4)
+    with pytest.warns(RuntimeWarning, match="training stopped at step") as record:
+        solution = solver.solve(
+            network,
+            400,
+            jax.random.key(0),
+            progress=False,
+            checkpoint_dir=tmp_path,
+            checkpoint_every=4,
+        )
+    bad = solution.steps
+    assert solution.result == pk.RESULTS.nonfinite_loss and 4 < bad < 400
+    # The last checkpoint is the one at the end of the last chunk without a non-finite loss;
+    # nothing was written after it.
+    good = (bad // 4) * 4
+    metadata = json.loads((tmp_path / "checkpoint.json").read_text())
+    assert metadata["step"] == good
+    assert f"last good checkpoint (step {good})" in str(record[0].message)
+    # Resuming replays the same steps from there and stops at the same step.
+    with pytest.warns(RuntimeWarning, match=f"training stopped at step {bad}"):
+        again = solver.solve(
+            network, 400, jax.random.key(0), progress=False, checkpoint_dir=tmp_path, resume=True
+        )
+    assert again.steps == bad
+    np.testing.assert_array_equal(again.history["loss"], solution.history["loss"])
+    assert all(np.all(np.isfinite(x)) for x in leaves(again.network))
+
+
+def test_resume_with_another_configuration_fails_clearly(tmp_path):
+    network = pk.MLP(2, 4, 1, key=jax.random.key(3))
+    solver = pk.PINNSolver(_StatefulLoss(), optimizer=optax.sgd(0.01), log_every=5)
+
+    def run(steps, seed=0, net=network, config=None):
+        return solver.solve(
+            net,
+            steps,
+            jax.random.key(seed),
+            progress=False,
+            checkpoint_dir=tmp_path,
+            resume=True,
+            config=config,
+        )
+
+    # No checkpoint yet: resume starts afresh.
+    first = run(10)
+    assert first.steps == 10 and (tmp_path / "checkpoint.json").exists()
+    with pytest.raises(ValueError, match=r"what differs: steps \(checkpoint: 10, now: 20\)"):
+        run(20)
+    with pytest.raises(ValueError, match="what differs: key"):
+        run(10, seed=1)
+    with pytest.raises(ValueError, match="what differs: network"):
+        run(10, net=pk.MLP(2, 4, 1, key=jax.random.key(4)))
+    with pytest.raises(ValueError, match="what differs: config"):
+        run(10, config={"lr": 1})
+    with pytest.raises(ValueError, match="resume=True needs a checkpoint_dir"):
+        solver.solve(network, 10, jax.random.key(0), resume=True, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        # Without resume, the checkpoint is replaced by a fresh run.
+        fresh = solver.solve(
+            network, 20, jax.random.key(0), progress=False, checkpoint_dir=tmp_path
+        )
+    assert fresh.steps == 20
+    assert json.loads((tmp_path / "checkpoint.json").read_text())["step"] == 20
