@@ -351,6 +351,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _cmd_solve(args)
     except ValueError as error:
         parser.exit(2, f"pinnkit: error: {error}\n")
+    except KeyboardInterrupt:
+        # A second Ctrl-C, or one outside the training loop: the last checkpoint is kept.
+        print(
+            "\npinnkit: interrupted; run the same command with --resume to continue from the "
+            "last checkpoint",
+            file=sys.stderr,
+        )
+        return 130
 
 
 if __name__ == "__main__":

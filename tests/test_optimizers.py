@@ -1,0 +1,153 @@
+"""Optimizers and schedules by name, and L-BFGS refinement on fixed points."""
+
+import json
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import pinnkit as pk
+from pinnkit.cli import main
+
+
+@pytest.mark.parametrize("name", list(pk.OPTIMIZERS))
+def test_every_optimizer_by_name_descends(name):
+    """A few steps of each named optimizer on a quadratic lower it."""
+    optimizer = pk.make_optimizer(name, 1e-2, 20, "constant")
+    params = {"w": jnp.array([1.0, -2.0, 0.5])}
+    f = lambda p: jnp.sum((p["w"] - 0.25) ** 2)
+    state = optimizer.init(params)
+    start = f(params)
+    for _ in range(5):
+        updates, state = optimizer.update(jax.grad(f)(params), state, params)
+        params = optax.apply_updates(params, updates)
+    assert f(params) < start
+
+
+def test_schedules_by_name():
+    lr, steps = 0.1, 100
+    values = {name: pk.make_schedule(name, lr, steps) for name in pk.SCHEDULES}
+    np.testing.assert_allclose([values["constant"](t) for t in (0, 50, 100)], [lr] * 3)
+    np.testing.assert_allclose([values["linear"](t) for t in (0, 50, 100)], [lr, lr / 2, 0])
+    np.testing.assert_allclose(
+        [values["cosine"](t) for t in (0, 50, 100)], [lr, lr / 2, 0], atol=1e-7
+    )
+    np.testing.assert_allclose(
+        [values["exponential"](t) for t in (0, 50, 100)], [lr, lr / 10, lr / 100], rtol=1e-5
+    )
+    warm = values["warmup-cosine"]
+    np.testing.assert_allclose([warm(0), warm(5), warm(100)], [0, lr, 0], atol=1e-7)
+    assert 0 < warm(2) < lr
+
+
+def test_default_optimizer_is_adam_with_linear_decay():
+    a, b = pk.make_optimizer(), pk.linear_decay_adam(1e-3, 1)
+    params = jnp.array([1.0, 2.0])
+    grads = jnp.array([0.3, -0.1])
+    ua, _ = a.update(grads, a.init(params), params)
+    ub, _ = b.update(grads, b.init(params), params)
+    np.testing.assert_array_equal(ua, ub)
+    assert float(jnp.abs(ua).max()) > 0
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: pk.make_optimizer("adamm"), "unknown optimizer 'adamm'"),
+        (lambda: pk.make_optimizer("adam", schedule="cosin"), "unknown schedule 'cosin'"),
+        (lambda: pk.make_schedule("linear", 0.0, 10), "learning_rate must be positive"),
+    ],
+)
+def test_bad_names_list_the_valid_ones(call, message):
+    with pytest.raises(ValueError, match=message) as info:
+        call()
+    if "unknown optimizer" in message:
+        assert all(name in str(info.value) for name in pk.OPTIMIZERS)
+    if "unknown schedule" in message:
+        assert all(name in str(info.value) for name in pk.SCHEDULES)
+
+
+@pytest.mark.parametrize(
+    "flag, value, names",
+    [("--optimizer", "adamm", pk.OPTIMIZERS), ("--schedule", "x", pk.SCHEDULES)],
+)
+def test_cli_bad_names_exit_2(flag, value, names, capsys, tmp_path):
+    with pytest.raises(SystemExit) as info:
+        main(["solve", "poisson-two-body", "--dim", "3", flag, value, "--out", str(tmp_path)])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"{value!r}" in err and all(name in err for name in names)
+
+
+def _fit():
+    """A tiny regression: fit sin(3x) on 32 fixed points with an MLP 1 -> 8 -> 1."""
+    x = jnp.linspace(-1.0, 1.0, 32)[:, None]
+    loss = pk.DataLoss(x, jnp.sin(3 * x[:, 0]))
+    network = pk.MLP(1, 8, 1, key=jax.random.key(0))
+    return loss, network
+
+
+def test_lbfgs_lowers_the_loss_below_adam(x64):
+    loss, network = _fit()
+    solver = pk.PINNSolver(loss, optimizer=optax.adam(1e-2), log_every=100)
+    adam = solver.solve(network, 200, jax.random.key(0), progress=False)
+    adam_loss = float(loss(adam.network, loss.sample(jax.random.key(0)), jax.random.key(0)))
+    refined = solver.refine(adam.network, 60, jax.random.key(1), progress=False)
+    assert refined.result in (pk.RESULTS.successful, pk.RESULTS.lbfgs_stalled)
+    history = refined.history["loss"]
+    assert history.shape == (refined.steps,) and refined.steps > 10
+    np.testing.assert_allclose(history[0], adam_loss, rtol=1e-10)
+    final = float(loss(refined.network, loss.sample(jax.random.key(0)), jax.random.key(0)))
+    assert final < 0.1 * adam_loss, (adam_loss, final)
+    assert final <= history.min() * (1 + 1e-9)  # the best network is kept
+    # The caller's network is untouched.
+    same = [np.asarray(a) for a in jax.tree_util.tree_leaves(eqx.filter(network, eqx.is_array))]
+    again = [np.asarray(a) for a in jax.tree_util.tree_leaves(eqx.filter(_fit()[1], eqx.is_array))]
+    for a, b in zip(same, again, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+class _FlatLoss(pk.AbstractLoss):
+    """The loss does not depend on the network: no iteration can decrease it."""
+
+    def sample(self, key):
+        return jnp.zeros(1)
+
+    def __call__(self, model, batch, key):
+        return 0.0 * model(batch) + 1.0
+
+
+def test_a_stall_is_reported():
+    network = pk.MLP(1, 4, 1, key=jax.random.key(0))
+    solution = pk.PINNSolver(_FlatLoss()).refine(
+        network, 50, jax.random.key(0), patience=3, progress=False
+    )
+    assert solution.result == pk.RESULTS.lbfgs_stalled
+    assert solution.steps < 50
+    assert "L-BFGS stalled at iteration" in solution.message
+    # The same fit runs to the end when it keeps decreasing.
+    loss, network = _fit()
+    fine = pk.PINNSolver(loss).refine(network, 5, jax.random.key(0), progress=False)
+    assert fine.result == pk.RESULTS.successful and fine.steps == 5 and fine.message == ""
+    assert np.all(np.diff(fine.history["loss"]) < 0)
+
+
+def test_cli_optimizer_schedule_and_lbfgs(tmp_path, capsys):
+    args = "solve poisson-two-body --dim 3 --steps 20 --batch 8 --width 8 --depth 1"
+    args += " --test-size 64 --eval-every 10 --no-progress --optimizer adamw --schedule cosine"
+    code = main(
+        [*args.split(), "--lbfgs-steps", "5", "--lbfgs-batch", "16", "--out", str(tmp_path)]
+    )
+    assert code == 0
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["optimizer"] == "adamw" and result["schedule"] == "cosine"
+    lbfgs = result["lbfgs"]
+    assert lbfgs["batch"] == 16 and 1 <= lbfgs["steps"] <= 5
+    assert lbfgs["result"] in ("successful", "lbfgs_stalled")
+    assert lbfgs["final_loss"] < lbfgs["initial_loss"]
+    assert lbfgs["rel_l2_before"] == result["history"]["rel_l2"][-1]
+    assert result["rel_l2"] != lbfgs["rel_l2_before"]  # the reported error is after L-BFGS
+    capsys.readouterr()
