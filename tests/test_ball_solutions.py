@@ -141,3 +141,26 @@ def test_two_body_known_value_at_origin():
     np.testing.assert_allclose(u, csum * math.sin(1.0), rtol=RTOL)
     expected = csum * (-2 * math.sin(1.0) - math.cos(1.0)) - 2 * d * csum * math.sin(1.0)
     np.testing.assert_allclose(lap, expected, rtol=RTOL)
+
+
+def test_two_body_float32_matches_float64():
+    """The float32 path (its own sincos polynomials and pi/2 split) against float64, at
+    points of the ball and outside it (|x_i| up to 20, several quadrants)."""
+    key = jax.random.key(7)
+    d = 64
+    c = np.asarray(_coeffs(jax.random.fold_in(key, 1), d - 1))
+    inside = np.asarray(_ball_points(jax.random.fold_in(key, 2), 8, d))
+    outside = np.asarray(jax.random.uniform(jax.random.fold_in(key, 3), (8, d))) * 40 - 20
+    for x in (inside, outside):
+        u64, lap64 = jax.vmap(two_body, in_axes=(0, None))(jnp.asarray(x), jnp.asarray(c))
+        with jax.enable_x64(False):
+            x32, c32 = jnp.asarray(x, jnp.float32), jnp.asarray(c, jnp.float32)
+            u32, lap32 = jax.vmap(two_body, in_axes=(0, None))(x32, c32)
+            assert u32.dtype == jnp.float32
+        # float32 rounding of sums of d terms of size up to (1 + |x|^2) * |c| * d.
+        scale_u = np.abs(c).sum() * (1 + (x**2).sum(axis=1))
+        scale_lap = scale_u * (1 + (x**2).sum(axis=1)) * 4
+        np.testing.assert_array_less(np.abs(np.asarray(u32) - np.asarray(u64)), 1e-6 * scale_u)
+        np.testing.assert_array_less(
+            np.abs(np.asarray(lap32) - np.asarray(lap64)), 1e-6 * scale_lap
+        )
