@@ -56,7 +56,11 @@ def _build_parser() -> argparse.ArgumentParser:
     solve.add_argument("--batch", type=int, default=100, help="collocation points per step (100)")
     solve.add_argument("--lr", type=float, default=1e-3, help="initial learning rate (1e-3)")
     solve.add_argument("--seed", type=int, default=0, help="random seed (0)")
-    solve.add_argument("--method", default="pinn", help="solution method (pinn)")
+    solve.add_argument(
+        "--method",
+        default="pinn",
+        help="solution method: pinn; for parabolic problems also mol, galerkin (default: pinn)",
+    )
     solve.add_argument("--width", type=int, default=128, help="MLP width (128)")
     solve.add_argument("--depth", type=int, default=3, help="MLP hidden layers (3)")
     solve.add_argument(
@@ -115,10 +119,13 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_problems() -> int:
-    from .problems import PROBLEMS
+    from .problems import PARABOLIC_PROBLEMS, PROBLEMS
 
-    width = max(len(name) for name in PROBLEMS)
+    width = max(len(name) for name in (*PROBLEMS, *PARABOLIC_PROBLEMS))
     for name, spec in PROBLEMS.items():
+        print(f"{name:<{width}}  dim >= {spec.min_dim:<3} {spec.description}")
+    print("parabolic (--method pinn|mol|galerkin):")
+    for name, spec in PARABOLIC_PROBLEMS.items():
         print(f"{name:<{width}}  dim >= {spec.min_dim:<3} {spec.description}")
     return 0
 
@@ -158,12 +165,20 @@ def run_solve(args: argparse.Namespace) -> dict[str, Any]:
     from ._estimator.registry import make_estimator
     from ._solver.optimizers import make_optimizer
     from ._solver.pinn import RESULTS, PINNSolver
-    from .problems import PROBLEMS, get_problem
+    from .problems import PARABOLIC_PROBLEMS, PROBLEMS, get_problem
 
+    if args.problem in PARABOLIC_PROBLEMS:
+        from ._parabolic_cli import run_parabolic
+
+        return run_parabolic(args)
     if args.method != "pinn":
-        raise ValueError(f"method {args.method!r} is not available yet; valid methods: pinn")
+        raise ValueError(
+            f"method {args.method!r} is not available for {args.problem!r}; valid methods: pinn "
+            f"(mol and galerkin solve the parabolic problems: {', '.join(PARABOLIC_PROBLEMS)})"
+        )
     if args.problem not in PROBLEMS:
-        raise ValueError(f"unknown problem {args.problem!r}; valid names: {', '.join(PROBLEMS)}")
+        names = ", ".join((*PROBLEMS, *PARABOLIC_PROBLEMS))
+        raise ValueError(f"unknown problem {args.problem!r}; valid names: {names}")
     for name in ("steps", "batch", "test_size", "eval_every", "width"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
@@ -317,6 +332,14 @@ def _fingerprint_config(args: argparse.Namespace) -> dict[str, Any]:
 
 def _cmd_solve(args: argparse.Namespace) -> int:
     result = run_solve(args)
+    if "rel_error" in result:  # a parabolic problem: a point value against a reference
+        from ._parabolic_cli import summary_line
+
+        print(summary_line(result))
+        if result["message"]:
+            print(result["message"], file=sys.stderr)
+            return 1
+        return 0
     print(
         f"{result['problem']} d={result['dim']} estimator={result['estimator']}: "
         f"rel_l2={result['rel_l2']:.3e} rel_l1={result['rel_l1']:.3e} "

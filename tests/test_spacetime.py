@@ -43,7 +43,9 @@ def test_operators_match_nested_autodiff():
 def test_exact_estimators(name):
     net, z = _network(), _point()
     estimator = pk.make_estimator(name)
-    u, (u_t, laplacian) = estimator(net, z, (pk.TimeDerivative(), pk.SpatialLaplacian(D)), jax.random.key(0))
+    u, (u_t, laplacian) = estimator(
+        net, z, (pk.TimeDerivative(), pk.SpatialLaplacian(D)), jax.random.key(0)
+    )
     expected_t, expected_laplacian = _reference(net, z)
     assert_close(u, net(z), rtol=1e-12)
     assert_close(u_t, expected_t, rtol=1e-10)

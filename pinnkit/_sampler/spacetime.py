@@ -41,9 +41,23 @@ class Brownian(AbstractSampler):
 
     space_dim: int = eqx.field(static=True)
     t1: float = eqx.field(static=True)
-    t0: float = eqx.field(default=0.0, static=True)
-    time: float | None = eqx.field(default=None, static=True)
-    origin: jax.Array | None = None
+    t0: float = eqx.field(static=True)
+    time: float | None = eqx.field(static=True)
+    origin: jax.Array | None
+
+    def __init__(
+        self,
+        space_dim: int,
+        t1: float,
+        t0: float = 0.0,
+        time: float | None = None,
+        origin: jax.Array | None = None,
+    ):
+        self.space_dim = space_dim
+        self.t1 = float(t1)
+        self.t0 = float(t0)
+        self.time = None if time is None else float(time)
+        self.origin = origin
 
     def __check_init__(self):
         if not isinstance(self.space_dim, int) or self.space_dim < 1:
@@ -90,6 +104,11 @@ class CylinderSampler(AbstractSampler):
     space: AbstractSampler
     t0: float = eqx.field(static=True)
     t1: float = eqx.field(static=True)
+
+    def __init__(self, space: AbstractSampler, t0: float, t1: float):
+        self.space = space
+        self.t0 = float(t0)
+        self.t1 = float(t1)
 
     def __check_init__(self):
         if not isinstance(self.space, AbstractSampler):

@@ -1,0 +1,293 @@
+"""`pinnkit solve` for the parabolic problems: one entry per `--method`.
+
+A method is a function `run(problem, args, out) -> ParabolicRun` in `METHODS`. `problem` is
+a [`pinnkit.problems.ParabolicProblem`][]; `args` holds the parsed `pinnkit solve` options
+(`dim`, `estimator`, `samples`, `steps`, `batch`, `lr`, `seed`, `width`, `depth`,
+`eval_every`, `no_progress`, ...); `out` is the output folder (for checkpoints). It returns
+the value $u(0, 0) = v(T, 0)$, the curve $u(t, 0)$ on a grid of backward times
+$t \\in [0, T]$ (so $t = 0$ is the answer), and any extra keys for `result.json`.
+`run_parabolic` writes `result.json` and `solution.png`.
+"""
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class ParabolicRun:
+    """What a method returns: see the module docs.
+
+    **Attributes:**
+
+    - `value`: $u(0, 0)$.
+    - `times`: backward times $t$ in $[0, T]$, increasing.
+    - `curve`: $u(t, 0)$ at `times`.
+    - `details`: extra keys for `result.json` (steps, wall time, ...).
+    """
+
+    value: float
+    times: np.ndarray
+    curve: np.ndarray
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+CURVE_POINTS = 31
+"""Points of the plotted curve $u(t, 0)$, $t \\in [0, T]$."""
+
+MOL_POINTS = 128
+"""Chebyshev nodes of the radial method of lines (as `pinnkit.radial_reference`)."""
+
+
+def _run_mol(problem, args: argparse.Namespace, out: Path) -> ParabolicRun:
+    import jax
+    import jax.numpy as jnp
+
+    from ._timestepping.discretization import Radial
+    from ._timestepping.mol import MethodOfLines
+
+    if not problem.radial:
+        raise ValueError(
+            f"--method mol needs a problem that depends on x only through |x| (the radial "
+            f"method of lines); {problem.name!r} does not (its data is not radial): use "
+            "--method pinn or --method galerkin"
+        )
+    horizon = problem.T
+    with jax.enable_x64(True):
+        discretization = Radial(
+            problem.dim, 8 * problem.dim * horizon + 200.0, MOL_POINTS, scale=5.0
+        )
+        mol = MethodOfLines(discretization, problem.pde.nonlinearity, rtol=1e-10, atol=1e-12)
+        taus = np.linspace(0.0, horizon, CURVE_POINTS)
+        solution = mol.solve(problem.initial, horizon, saveat_ts=taus[1:])
+        at_origin = jax.vmap(lambda v: discretization.interpolate_s(v, jnp.zeros(())))
+        forward = np.concatenate(
+            [
+                [float(problem.initial(jnp.zeros(problem.dim)))],
+                np.asarray(at_origin(solution.values)),
+            ]
+        )
+    # Forward time tau = T - t: reverse to get u(t, 0) on increasing t.
+    return ParabolicRun(
+        value=float(forward[-1]),
+        times=horizon - taus[::-1],
+        curve=forward[::-1],
+        details={
+            "discretization": f"Radial({MOL_POINTS} Chebyshev nodes in s = |x|^2)",
+            "solver": "Kvaerno5",
+            "time_steps": solution.stats.get("num_accepted_steps"),
+            "wall_s": solution.wall_s,
+        },
+    )
+
+
+def _run_pinn(problem, args: argparse.Namespace, out: Path) -> ParabolicRun:
+    import equinox as eqx
+    import jax
+    import jax.numpy as jnp
+
+    from ._estimator.registry import make_estimator
+    from ._sampler.spacetime import Brownian
+    from ._solver.pinn import RESULTS, PINNSolver
+    from ._solver.reference import TestSet
+
+    for name in ("steps", "batch", "eval_every", "width"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    samples = args.samples
+    if samples is not None and samples > problem.dim:
+        raise ValueError(f"--samples must be <= --dim ({problem.dim}), got {samples}")
+    estimator = make_estimator(args.estimator, samples)
+    key = jax.random.key(args.seed)
+    network_key, train_key = jax.random.split(key)
+    network = problem.space_time_network(network_key, width=args.width, depth=args.depth)
+    loss = problem.space_time_loss(estimator, batch_size=args.batch)
+    solver = PINNSolver(loss, learning_rate=args.lr, eval_every=args.eval_every)
+
+    # Tracked during training: the relative error of u(0, 0), as the "relative L2 error" of
+    # a one-point test set at the origin z = 0 (Brownian points at time 0 are the origin).
+    reference = problem.reference
+    tracker = None
+    if reference is not None:
+        tracker = TestSet(
+            Brownian(problem.dim, problem.T, time=0.0),
+            lambda z: jnp.asarray(reference, z.dtype),
+            jax.random.key(0),
+            size=1,
+        )
+
+    def log(step: int, logs: dict[str, float]) -> None:
+        if args.no_progress:
+            fields = " ".join(
+                f"{'rel_error' if name == 'rel_l2' else name}={value:.3e}"
+                for name, value in logs.items()
+                if name != "rel_l1"
+            )
+            print(f"step {step}: {fields}", flush=True)
+
+    solution = solver.solve(
+        network,
+        args.steps,
+        train_key,
+        test_set=tracker,
+        progress=not args.no_progress,
+        callback=log,
+    )
+    times = np.linspace(0.0, problem.T, CURVE_POINTS)
+
+    @eqx.filter_jit
+    def curve(net, ts):
+        z = jnp.zeros((ts.shape[0], problem.dim + 1), ts.dtype).at[:, -1].set(ts)
+        return jax.vmap(net)(z)
+
+    values = np.asarray(curve(solution.network, jnp.asarray(times, jnp.zeros(()).dtype)))
+    history = solution.history
+    errors: dict[str, Any] = {}
+    if problem.solution is not None:  # closed form: errors over the Brownian points
+        test_set = TestSet(
+            Brownian(problem.dim, problem.T),
+            lambda z: problem.backward_solution(z[:-1], z[-1]),
+            jax.random.key(args.seed + 1),
+            size=args.test_size,
+        )
+        errors = {k: float(v) for k, v in test_set.errors(solution.network).items()}
+    eqx.tree_serialise_leaves(out / "network.eqx", solution.network)
+    return ParabolicRun(
+        value=float(values[0]),
+        times=times,
+        curve=values,
+        details={
+            "estimator": args.estimator,
+            "samples": args.samples,
+            "steps": solution.steps,
+            "batch": args.batch,
+            "lr": args.lr,
+            "width": args.width,
+            "depth": args.depth,
+            "wall_s": solution.wall_s,
+            "steps_per_s": solution.steps / solution.wall_s if solution.wall_s > 0 else None,
+            "final_loss": float(history["loss"][-1]) if solution.steps else None,
+            "rel_error_history": {
+                "step": np.asarray(history.get("eval_step", [])).tolist(),
+                "rel_error": np.asarray(history.get("rel_l2", [])).tolist(),
+            },
+            **errors,
+            "result": "successful" if solution.result == RESULTS.successful else "nonfinite_loss",
+            "message": solution.message,
+            "loss_history": {
+                "step": history["step"][:: max(1, solution.steps // 200)].tolist(),
+                "loss": history["loss"][:: max(1, solution.steps // 200)].tolist(),
+            },
+        },
+    )
+
+
+def _run_galerkin(problem, args: argparse.Namespace, out: Path) -> ParabolicRun:
+    raise ValueError(
+        "--method galerkin is not available yet for parabolic problems; use --method mol "
+        "(radial problems) or --method pinn"
+    )
+
+
+METHODS: dict[str, Callable[[Any, argparse.Namespace, Path], ParabolicRun]] = {
+    "mol": _run_mol,
+    "pinn": _run_pinn,
+    "galerkin": _run_galerkin,
+}
+"""`pinnkit solve PARABOLIC_PROBLEM --method NAME` runs `METHODS[NAME](problem, args, out)`."""
+
+
+def _plot_solution(run: ParabolicRun, reference: float | None, title: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(run.times, run.curve, "-", label="u(t, 0)")
+    ax.plot([run.times[0]], [run.value], "o", label=f"u(0, 0) = {run.value:.6g}")
+    if reference is not None:
+        ax.plot([0.0], [reference], "k*", markersize=12, label=f"reference {reference:.6g}")
+    ax.set_xlabel("t (backward time; terminal data at t = T)")
+    ax.set_ylabel("u(t, 0)")
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def run_parabolic(args: argparse.Namespace) -> dict[str, Any]:
+    """Solve a parabolic problem as `pinnkit solve` does: run `METHODS[args.method]`, write
+    `result.json` (with `value`, `reference`, `rel_error`) and `solution.png` (the curve
+    $u(t, 0)$ with the reference marked) under `args.out` (default `runs/NAME`), and return
+    the result with `"out"`. Raises `ValueError` on bad input."""
+    import jax
+
+    from .cli import _peak_rss_mb, write_atomic
+    from .problems import MONTE_CARLO_REFERENCES, get_parabolic_problem
+
+    if args.method not in METHODS:
+        raise ValueError(
+            f"unknown method {args.method!r} for a parabolic problem; valid methods: "
+            f"{', '.join(METHODS)}"
+        )
+    if getattr(args, "x64", False):
+        jax.config.update("jax_enable_x64", True)
+    problem = get_parabolic_problem(args.problem, args.dim)
+    label = args.method if args.method != "pinn" else f"pinn-{args.estimator}"
+    out = args.out or Path("runs") / f"{problem.name}-d{problem.dim}-{label}-s{args.seed}"
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    run = METHODS[args.method](problem, args, out)
+    total = time.perf_counter() - start
+    reference = problem.reference
+    rel_error = None if reference is None else abs(run.value - reference) / abs(reference)
+    monte_carlo = MONTE_CARLO_REFERENCES.get(problem.pde.reaction, {}).get(problem.dim)
+    result: dict[str, Any] = {
+        "problem": problem.name,
+        "dim": problem.dim,
+        "method": args.method,
+        "seed": args.seed,
+        "T": problem.T,
+        "value": run.value,
+        "reference": reference,
+        "reference_source": problem.reference_source,
+        "rel_error": rel_error,
+        "monte_carlo_reference": monte_carlo,
+        "rel_l2": None,
+        "rel_l1": None,
+        "peak_rss_mb": _peak_rss_mb(),
+        **run.details,
+        "total_wall_s": total,
+        "curve": {"t": run.times.tolist(), "u": run.curve.tolist()},
+    }
+    result.setdefault("message", "")
+    result.setdefault("wall_s", total)
+    write_atomic(out / "result.json", json.dumps(result, indent=2).encode())
+    _plot_solution(
+        run, reference, f"{problem.name}, d = {problem.dim}, {label}", out / "solution.png"
+    )
+    return {**result, "out": str(out)}
+
+
+def summary_line(result: dict[str, Any]) -> str:
+    """The one line `pinnkit solve` prints for a parabolic result."""
+    reference = result["reference"]
+    error = result["rel_error"]
+    against = (
+        "no reference" if reference is None else f"reference={reference:.7g} rel_error={error:.3e}"
+    )
+    return (
+        f"{result['problem']} d={result['dim']} method={result['method']}: "
+        f"u(0,0)={result['value']:.7g} {against} wall={result['total_wall_s']:.1f}s "
+        f"-> {Path(result['out']) / 'result.json'}"
+    )

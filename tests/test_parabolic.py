@@ -1,0 +1,171 @@
+"""Parabolic problems (forward form v_tau = Δv + f(v)) and `pinnkit solve --method mol|pinn`."""
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from helpers import assert_close, rejected
+
+import pinnkit as pk
+from pinnkit.cli import main
+from pinnkit.problems import (
+    MONTE_CARLO_REFERENCES,
+    PARABOLIC_PROBLEMS,
+    PROBLEMS,
+    get_parabolic_problem,
+)
+
+
+CLOSED_FORM = ["heat-quadratic", "heat-exponential", "heat-gaussian"]
+PARABOLIC_KEYS = {"problem", "dim", "method", "seed", "value", "reference", "rel_error", "T"}
+
+
+def test_registry_is_separate_and_complete():
+    assert set(PARABOLIC_PROBLEMS).isdisjoint(PROBLEMS)
+    for name in ("semilinear-heat", "allen-cahn-parabolic", "sine-gordon-parabolic", *CLOSED_FORM):
+        problem = get_parabolic_problem(name, 3)
+        assert problem.name == name and problem.dim == 3 and problem.T == 0.3
+        assert problem.pde.operators == (pk.Laplacian(),)
+    rejected(lambda: get_parabolic_problem("heat", 3), "valid names")
+    rejected(lambda: get_parabolic_problem("semilinear-heat", 0), "dim >= 1")
+
+
+@pytest.mark.parametrize(
+    "name, f",
+    [
+        ("semilinear-heat", lambda u: (1 - u**2) / (1 + u**2)),
+        ("allen-cahn-parabolic", lambda u: u - u**3),
+        ("sine-gordon-parabolic", jnp.sin),
+        ("heat-gaussian", lambda u: 0 * u),
+    ],
+)
+def test_forward_right_hand_side(name, f, x64):
+    # residual(x, u, (Δu,), source) is F(u) = Δu + f(u), by nested autodiff on a network.
+    problem = get_parabolic_problem(name, 3)
+    net = pk.MLP(3, 8, 1, key=jax.random.key(0))
+    x = jnp.array([0.2, -0.4, 0.7])
+    u, derivatives = pk.Exact()(net, x, problem.pde.operators, jax.random.key(0))
+    rhs = problem.pde.residual(x, u, derivatives, problem.pde.source(x))
+    assert_close(rhs, jnp.trace(jax.hessian(net)(x)) + f(net(x)), rtol=1e-10)
+
+
+def test_initial_data(x64):
+    x = jnp.array([0.5, -1.0, 2.0])
+    heat = get_parabolic_problem("semilinear-heat", 3)
+    assert_close(heat.initial(x), 5 / (10 + 2 * jnp.sum(x**2)))
+    allen_cahn = get_parabolic_problem("allen-cahn-parabolic", 3)
+    assert_close(allen_cahn.initial(x), jnp.arctan(2.0))
+    assert heat.radial and not allen_cahn.radial
+    assert heat.radial_initial is not None
+    assert_close(heat.radial_initial(jnp.sum(x**2)), heat.initial(x))
+
+
+def test_references_say_where_they_come_from():
+    assert get_parabolic_problem("allen-cahn-parabolic", 100).reference == 1.04510
+    assert get_parabolic_problem("allen-cahn-parabolic", 7).reference is None
+    heat = get_parabolic_problem("semilinear-heat", 100)
+    assert heat.reference_source == "radial method of lines" and heat.known_reference is None
+    assert MONTE_CARLO_REFERENCES["sine-gordon"][1_000] == 0.0055896
+
+
+@pytest.mark.parametrize("name", CLOSED_FORM)
+def test_closed_forms_solve_the_heat_equation(name, x64):
+    dim = 4
+    problem = get_parabolic_problem(name, dim)
+    solution = problem.solution
+    assert solution is not None
+    x = jnp.array([0.3, -0.2, 0.5, 0.1])
+    for tau in (0.0, 0.1, 0.3):
+        v_tau = jax.grad(lambda s: solution(x, s))(tau)
+        laplacian = jnp.trace(jax.hessian(lambda y, tau=tau: solution(y, tau))(x))
+        assert_close(v_tau, laplacian, rtol=1e-10)
+    assert_close(solution(x, 0.0), problem.initial(x), rtol=1e-12)
+    assert_close(solution(jnp.zeros(dim), problem.T), problem.reference, rtol=1e-12)
+
+
+def test_space_time_loss_vanishes_on_the_exact_solution(x64):
+    # u(t, x) = v(T - t, x) satisfies u_t + Δu = 0 and u(T) = g: residual, value and gradient
+    # terms are all zero, with an exact and with a stochastic estimator.
+    problem = get_parabolic_problem("heat-exponential", 5)
+
+    def exact(z):
+        return problem.backward_solution(z[:-1], z[-1])
+
+    for estimator in (pk.Exact(), pk.STDE(num_samples=2)):
+        loss = problem.space_time_loss(estimator, batch_size=16)
+        batch = loss.sample(jax.random.key(1))
+        values = loss.values(exact, batch, jax.random.key(2))
+        assert set(values) == {"residual", "terminal"}
+        assert_close(values["residual"], jnp.zeros(()), atol=1e-20)
+        assert_close(values["terminal"], jnp.zeros(()), atol=1e-20)
+    # A wrong solution (diffusing backwards) has a residual.
+    wrong = problem.space_time_loss(pk.Exact(), batch_size=16)
+    batch = wrong.sample(jax.random.key(1))
+
+    solution = problem.solution
+    assert solution is not None
+
+    def backwards(z):
+        return solution(z[:-1], z[-1] - problem.T)
+
+    assert float(wrong.values(backwards, batch, jax.random.key(2))["residual"]) > 1e-3
+
+
+def _solve(tmp_path, *args):
+    out = tmp_path / "run"
+    code = main(["solve", *args, "--no-progress", "--out", str(out)])
+    return code, json.loads((out / "result.json").read_text()), out
+
+
+def test_cli_mol_matches_closed_form(tmp_path, capsys):
+    code, result, out = _solve(tmp_path, "heat-gaussian", "--dim", "3", "--method", "mol")
+    assert code == 0
+    assert PARABOLIC_KEYS <= set(result)
+    assert result["method"] == "mol" and result["reference_source"] == "closed form"
+    assert result["rel_error"] < 1e-7
+    assert abs(result["value"] - (1 / 1.2) ** 1.5) < 1e-7
+    curve = result["curve"]
+    assert curve["t"][0] == 0.0 and abs(curve["t"][-1] - 0.3) < 1e-12
+    assert abs(curve["u"][0] - result["value"]) < 1e-12
+    assert abs(curve["u"][-1] - 1.0) < 1e-12  # the data g(0) at t = T
+    assert (out / "solution.png").stat().st_size > 1000
+    assert "rel_error=" in capsys.readouterr().out
+
+
+def test_cli_pinn_writes_the_result(tmp_path):
+    code, result, out = _solve(
+        tmp_path,
+        *"heat-quadratic --dim 2 --method pinn --estimator stde --samples 1 --steps 40".split(),
+        *"--batch 8 --width 8 --depth 1 --eval-every 20 --test-size 50 --lr 1e-2".split(),
+    )
+    assert code == 0
+    assert PARABOLIC_KEYS <= set(result) and result["estimator"] == "stde"
+    assert result["reference"] == pytest.approx(1.2)
+    assert result["rel_error"] == pytest.approx(abs(result["value"] - 1.2) / 1.2)
+    assert result["steps"] == 40 and result["result"] == "successful"
+    assert result["rel_l2"] is not None and np.isfinite(result["rel_l2"])
+    assert result["rel_error_history"]["step"][-1] == 40  # evaluated at least at the end
+    tracked = result["rel_error_history"]["rel_error"][-1]
+    assert tracked == pytest.approx(result["rel_error"], rel=1e-4)
+    assert (out / "solution.png").exists() and (out / "network.eqx").exists()
+
+
+def test_cli_rejects_bad_methods(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["solve", "allen-cahn-parabolic", "--dim", "3", "--method", "mol"])
+    assert "radial" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["solve", "semilinear-heat", "--dim", "3", "--method", "fd"])
+    assert "mol, pinn, galerkin" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["solve", "poisson-two-body", "--dim", "3", "--method", "mol"])
+    assert "parabolic" in capsys.readouterr().err
+
+
+def test_problems_command_lists_parabolic(capsys):
+    assert main(["problems"]) == 0
+    out = capsys.readouterr().out
+    for name in PARABOLIC_PROBLEMS:
+        assert name in out
