@@ -87,6 +87,11 @@ from ._timestepping.discretization import (
     Fourier as Fourier,
     Radial as Radial,
 )
+from ._timestepping.galerkin import (
+    GalerkinSolution as GalerkinSolution,
+    NeuralGalerkin as NeuralGalerkin,
+    regularized_lstsq as regularized_lstsq,
+)
 from ._timestepping.mol import (
     MethodOfLines as MethodOfLines,
     MOLSolution as MOLSolution,
