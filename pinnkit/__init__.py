@@ -17,6 +17,12 @@ from ._estimator.exact import (
 )
 from ._estimator.registry import ESTIMATORS as ESTIMATORS, make_estimator as make_estimator
 from ._estimator.stochastic import HTE as HTE, SDGD as SDGD, STDE as STDE
+from ._loss.gradient_enhanced import (
+    GradientBatch as GradientBatch,
+    GradientEnhanced as GradientEnhanced,
+    multilinear_derivative as multilinear_derivative,
+)
+from ._loss.inverse import InverseLoss as InverseLoss, WithParameters as WithParameters
 from ._loss.losses import (
     AbstractLoss as AbstractLoss,
     BoundaryLoss as BoundaryLoss,
