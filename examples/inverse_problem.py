@@ -25,6 +25,7 @@ It prints `rel_error=` $|k - k^*| / k^*$ for the fitted coefficient.
 import argparse
 import math
 
+# --8<-- [start:pde]
 import jax
 import jax.numpy as jnp
 
@@ -39,7 +40,6 @@ def exact_solution(x):
     return (1.0 - jnp.sum(x**2)) * jnp.sin(x[0] + 2.0 * x[1])
 
 
-# --8<-- [start:pde]
 class SteadyDiffusion(pk.AbstractPDE):
     """$-k \\Delta u = f$ with an unknown coefficient $k$ (a trainable field)."""
 
