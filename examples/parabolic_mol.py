@@ -30,7 +30,7 @@ Measured on a shared 2-core CPU (float64), the full run prints:
   Carlo values: rel_error 1.1e-3, 3.5e-4, 2.1e-4 (within their noise).
 
 It used 150 s of CPU time (27 minutes of wall time, as the machine was shared with about 25
-other processes); the n = 64 grid (4,096 nodes, a dense Jacobian) is most of it.
+other processes).
 """
 
 import argparse
