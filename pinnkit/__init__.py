@@ -42,12 +42,16 @@ from ._loss.weighting import (
     WeightedBatch as WeightedBatch,
 )
 from ._network.base import AbstractNetwork as AbstractNetwork
+from ._network.fourier import FourierFeatureMLP as FourierFeatureMLP
+from ._network.initial import HardInitial as HardInitial
 from ._network.mlp import (
     MLP as MLP,
     HardDirichlet as HardDirichlet,
     UnitBallDistance as UnitBallDistance,
     unit_ball_distance as unit_ball_distance,
 )
+from ._network.modified import ModifiedMLP as ModifiedMLP
+from ._network.residual import ResidualMLP as ResidualMLP
 from ._network.shared import SharedFirstLayerMLP as SharedFirstLayerMLP
 from ._network.taylor import AbstractTaylorMode as AbstractTaylorMode
 from ._operator.base import (
@@ -66,7 +70,13 @@ from ._operator.base import (
 )
 from ._operator.pde import AbstractPDE as AbstractPDE
 from ._operator.spacetime import SpaceTimePDE as SpaceTimePDE
+from ._sampler.adaptive import (
+    AbstractAdaptiveSampler as AbstractAdaptiveSampler,
+    R3Sampler as R3Sampler,
+    RARSampler as RARSampler,
+)
 from ._sampler.base import AbstractSampler as AbstractSampler, UniformSampler as UniformSampler
+from ._sampler.quasi import HaltonSampler as HaltonSampler, SobolSampler as SobolSampler
 from ._sampler.spacetime import Brownian as Brownian, CylinderSampler as CylinderSampler
 from ._solver.checkpoint import (
     CheckpointError as CheckpointError,

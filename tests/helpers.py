@@ -49,10 +49,31 @@ def hard_dirichlet_shared(dim: int, key) -> pk.AbstractNetwork:
     return pk.HardDirichlet(pk.SharedFirstLayerMLP(dim, 1, WIDTH, 2, key=key))
 
 
+def fourier_feature_mlp(dim: int, key) -> pk.AbstractNetwork:
+    return pk.FourierFeatureMLP(dim, 8, WIDTH, 2, key=key)
+
+
+def modified_mlp(dim: int, key) -> pk.AbstractNetwork:
+    return pk.ModifiedMLP(dim, WIDTH, 2, key=key)
+
+
+def residual_mlp(dim: int, key) -> pk.AbstractNetwork:
+    return pk.ResidualMLP(dim, WIDTH, 2, key=key)
+
+
+def hard_initial_mlp(dim: int, key) -> pk.AbstractNetwork:
+    # Time is the last coordinate; g acts on the other dim - 1.
+    return pk.HardInitial(pk.MLP(dim, WIDTH, 2, key=key), lambda x: jnp.sum(jnp.sin(x)), 0.1)
+
+
 NETWORK_FACTORIES: dict[str, Callable[[int, jax.Array], pk.AbstractNetwork]] = {
     "mlp": mlp,
     "hard-dirichlet-mlp": hard_dirichlet_mlp,
     "hard-dirichlet-shared": hard_dirichlet_shared,
+    "fourier-feature-mlp": fourier_feature_mlp,
+    "modified-mlp": modified_mlp,
+    "residual-mlp": residual_mlp,
+    "hard-initial-mlp": hard_initial_mlp,
 }
 """Small random networks: `factory(dim, key)`."""
 

@@ -12,6 +12,7 @@ from jaxtyping import Array, Float, PyTree
 from .._estimator.base import AbstractEstimator
 from .._estimator.exact import Exact
 from .._operator.pde import AbstractPDE
+from .._sampler.adaptive import AbstractAdaptiveSampler
 from .._sampler.base import AbstractSampler
 from .._types import Key, Point, Points, Scalar, Values
 
@@ -81,6 +82,12 @@ class ResidualLoss(AbstractLoss):
       it anyway; `True` multiplies two residuals from independent draws,
       $\frac1N \sum_n R^{(1)}_n R^{(2)}_n$, whose mean is the true squared residual, at
       twice the cost. Ignored for exact estimators.
+
+    With an [`pinnkit.AbstractAdaptiveSampler`][] (such as [`pinnkit.R3Sampler`][]) the
+    collocation points are a population carried in the loss state: every step evaluates the
+    residual of the current model at the sampler's candidate points, with this loss's
+    estimator, and trains on the updated population (see
+    [`next_batch`][pinnkit.ResidualLoss.next_batch]).
     """
 
     pde: AbstractPDE
@@ -99,6 +106,29 @@ class ResidualLoss(AbstractLoss):
     def sample(self, key: Key) -> CollocationBatch:
         points = self.sampler(key, self.batch_size)
         return CollocationBatch(points, jax.vmap(self.pde.source)(points))
+
+    def init_state(self, key: Key) -> PyTree:
+        """The adaptive sampler's first population of `batch_size` points, or `None` for
+        an ordinary sampler."""
+        if isinstance(self.sampler, AbstractAdaptiveSampler):
+            return self.sampler.init(key, self.batch_size)
+        return None
+
+    def next_batch(
+        self, model: Callable[[Point], Scalar], state: PyTree, key: Key
+    ) -> tuple[CollocationBatch, PyTree]:
+        """With an adaptive sampler: the residuals of `model` at the sampler's candidate
+        points (through this loss's estimator), the sampler's update of the population, and
+        the updated population as the batch. With an ordinary sampler: `sample(key)`."""
+        if not isinstance(self.sampler, AbstractAdaptiveSampler):
+            return self.sample(key), state
+        candidate_key, residual_key, update_key = jax.random.split(key, 3)
+        candidates = self.sampler.candidates(state, candidate_key)
+        at_candidates = CollocationBatch(candidates, jax.vmap(self.pde.source)(candidates))
+        residuals = jax.lax.stop_gradient(self.residuals(model, at_candidates, residual_key))
+        state = self.sampler.update(state, candidates, residuals, update_key)
+        points = self.sampler.points(state)
+        return CollocationBatch(points, jax.vmap(self.pde.source)(points)), state
 
     def residuals(
         self, model: Callable[[Point], Scalar], batch: CollocationBatch, key: Key

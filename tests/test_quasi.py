@@ -1,0 +1,203 @@
+"""Quasi-random samplers: the Sobol generator and its randomization, lower discrepancy than
+i.i.d. points, unbiased batches, and maps onto balls and spheres that keep uniformity."""
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from helpers import rejects
+
+import pinnkit as pk
+from pinnkit._sampler.quasi import _sobol_directions, _to_sphere
+
+
+SAMPLERS = {"sobol": pk.SobolSampler, "halton": pk.HaltonSampler}
+
+
+def draw(sampler, key, n: int) -> np.ndarray:
+    """`sampler(key, n)`, compiled (one compilation instead of many small ones)."""
+    return np.asarray(jax.jit(sampler, static_argnums=1)(key, n))
+
+
+def test_directions_generate_scipys_sobol_points():
+    """XOR-ing the direction numbers over the bits of i (natural order) gives the same
+    2^m points as SciPy's Gray-code-ordered unscrambled sequence."""
+    from scipy.stats import qmc
+
+    d, m = 4, 8
+    table = _sobol_directions(d, m)
+    index = np.arange(2**m, dtype=np.uint32)
+    points = np.zeros((2**m, d), np.uint32)
+    for k in range(m):
+        points ^= np.where(((index >> k) & 1).astype(bool)[:, None], table[k], np.uint32(0))
+    reference = qmc.Sobol(d, scramble=False, bits=32).random_base2(m) * 2.0**32
+    assert set(map(tuple, points.tolist())) == set(map(tuple, reference.astype(np.int64).tolist()))
+
+
+def test_scrambled_sobol_block_is_a_net(x64):
+    """A batch of 2^m randomized Sobol points is a (0, m, 2)-net in its first two
+    coordinates: every elementary box of volume 2^-m holds exactly one point. The random
+    block, matrix scramble and digital shift all keep this."""
+    m = 6
+    sampler = pk.SobolSampler(pk.Box(0.0, 1.0, dim=3))
+    for seed in range(3):
+        u = draw(sampler, jax.random.key(seed), 2**m)
+        for a in range(m + 1):
+            cells = np.floor(u[:, 0] * 2**a) * 2 ** (m - a) + np.floor(u[:, 1] * 2 ** (m - a))
+            assert len(np.unique(cells)) == 2**m, (seed, a)
+        # Each single coordinate is stratified into 2^m intervals.
+        for j in range(3):
+            assert len(np.unique(np.floor(u[:, j] * 2**m))) == 2**m
+
+
+@pytest.mark.parametrize("name", list(SAMPLERS))
+def test_batches_differ_and_are_reproducible(name):
+    sampler = SAMPLERS[name](pk.Ball(3))
+    a = draw(sampler, jax.random.key(0), 64)
+    b = draw(sampler, jax.random.key(0), 64)
+    c = draw(sampler, jax.random.key(1), 64)
+    assert a.shape == (64, 3) and a.dtype == np.float32
+    np.testing.assert_array_equal(a, b)
+    assert float(jnp.min(jnp.abs(a - c).max(axis=1))) > 0
+
+
+def _rmse_of_mean(sampler, f, exact, n, keys):
+    draw = jax.jit(jax.vmap(lambda k: jnp.mean(jax.vmap(f)(sampler(k, n)))))
+    estimates = np.asarray(draw(jax.random.split(jax.random.key(5), keys)))
+    return float(np.sqrt(np.mean((estimates - exact) ** 2)))
+
+
+@pytest.mark.parametrize("name", list(SAMPLERS))
+def test_integration_error_far_below_iid(name, x64):
+    """The mean of a smooth function over a batch: unbiased, and a much smaller error than
+    with i.i.d. uniform points."""
+    d, n = 3, 1024
+    box = pk.Box(0.0, 1.0, dim=d)
+
+    def f(x):
+        return jnp.exp(jnp.mean(x))
+
+    exact = (d * (np.exp(1 / d) - 1)) ** d
+    quasi = _rmse_of_mean(SAMPLERS[name](box), f, exact, n, 64)
+    iid = _rmse_of_mean(pk.UniformSampler(box), f, exact, n, 64)
+    assert quasi < 0.1 * iid, (quasi, iid)
+
+
+def _l2_star_discrepancy(u: np.ndarray) -> float:
+    """Warnock's closed form of the L2 star discrepancy of points in [0, 1]^d."""
+    n, d = u.shape
+    first = 3.0**-d
+    second = 2.0 ** (1 - d) / n * np.sum(np.prod(1 - u**2, axis=1))
+    pair = np.prod(1 - np.maximum(u[:, None, :], u[None, :, :]), axis=2)
+    return float(np.sqrt(first - second + np.sum(pair) / n**2))
+
+
+@pytest.mark.parametrize("name", list(SAMPLERS))
+def test_star_discrepancy_lower_than_iid(name, x64):
+    d, n = 4, 256
+    box = pk.Box(0.0, 1.0, dim=d)
+    keys = jax.random.split(jax.random.key(2), 4)
+    quasi = [_l2_star_discrepancy(draw(SAMPLERS[name](box), k, n)) for k in keys]
+    iid = [_l2_star_discrepancy(draw(pk.UniformSampler(box), k, n)) for k in keys]
+    assert max(quasi) < min(iid) and np.mean(quasi) < 0.6 * np.mean(iid), (quasi, iid)
+
+
+def _sphere_moments(x: np.ndarray, radius: float) -> None:
+    """Second and fourth moments of the uniform distribution on the sphere."""
+    n, d = x.shape
+    np.testing.assert_allclose(np.linalg.norm(x, axis=1), radius, rtol=1e-9)
+    second = x.T @ x / n
+    np.testing.assert_allclose(second, radius**2 / d * np.eye(d), atol=2e-2 * radius**2)
+    fourth = np.mean(x**4, axis=0)
+    np.testing.assert_allclose(fourth, 3 * radius**4 / (d * (d + 2)), rtol=5e-2)
+    np.testing.assert_allclose(np.mean(x, axis=0), 0.0, atol=2e-2 * radius)
+
+
+@pytest.mark.parametrize("dim", [2, 3, 5])
+def test_sphere_map_is_uniform_for_iid_input(dim, x64):
+    """The map itself carries the uniform measure on the cube to the one on the sphere."""
+    k = dim - 1 if dim in (2, 3) else dim
+    u = jax.random.uniform(jax.random.key(0), (100_000, k))
+    _sphere_moments(np.asarray(_to_sphere(u, dim, 2.0)), 2.0)
+
+
+@pytest.mark.parametrize("name", list(SAMPLERS))
+@pytest.mark.parametrize("dim", [2, 3, 5])
+def test_sphere_moments(name, dim, x64):
+    x = draw(SAMPLERS[name](pk.Sphere(dim, radius=1.5)), jax.random.key(0), 4096)
+    _sphere_moments(x, 1.5)
+
+
+@pytest.mark.parametrize("name", list(SAMPLERS))
+@pytest.mark.parametrize("radial", ["uniform", "volume"])
+@pytest.mark.parametrize("dim", [2, 4])
+def test_ball_moments(name, radial, dim, x64):
+    """E r^p for r = R U (radial "uniform") or R U^(1/d) ("volume"), isotropy of x x^T."""
+    ball = pk.Ball(dim, radius=2.0, radial=radial)
+    x = draw(SAMPLERS[name](ball), jax.random.key(1), 4096)
+    r = np.linalg.norm(x, axis=1) / 2.0
+    assert r.max() <= 1.0
+    for p in (1, 2, 4):
+        expected = 1 / (p + 1) if radial == "uniform" else dim / (dim + p)
+        np.testing.assert_allclose(np.mean(r**p), expected, rtol=1e-2)
+    covariance = x.T @ x / len(x)
+    np.testing.assert_allclose(covariance, np.mean(r**2) * 4.0 / dim * np.eye(dim), atol=3e-2)
+    # The ball's boundary is the sphere.
+    _sphere_moments(draw(SAMPLERS[name](ball, "boundary"), jax.random.key(2), 4096), 2.0)
+
+
+@pytest.mark.parametrize("name", list(SAMPLERS))
+def test_box_boundary_faces_by_area(name, x64):
+    box = pk.Box([0.0, -1.0, 0.0], [1.0, 1.0, 3.0])
+    x = draw(SAMPLERS[name](box, "boundary"), jax.random.key(0), 4096)
+    lo, hi = np.array(box.lower), np.array(box.upper)
+    on = np.isclose(x, lo) | np.isclose(x, hi)
+    assert np.all(on.sum(axis=1) >= 1) and bool(jnp.all(box.contains(jnp.asarray(x))))
+    widths = hi - lo
+    areas = 2 * np.prod(widths) / widths
+    np.testing.assert_allclose(on.mean(axis=0), areas / areas.sum(), atol=1e-2)
+    # On each face the free coordinates are uniform: their means are the face centres.
+    for axis, side in itertools.product(range(3), (lo, hi)):
+        face = np.isclose(x[:, axis], side[axis])
+        free = [j for j in range(3) if j != axis]
+        np.testing.assert_allclose(x[face][:, free].mean(axis=0), (lo + hi)[free] / 2, atol=0.06)
+
+
+def test_float32_points_stay_inside_the_open_cube():
+    for sampler in (pk.SobolSampler(pk.Sphere(4)), pk.HaltonSampler(pk.Sphere(4))):
+        u = sampler.unit_cube(jax.random.key(0), 4096)
+        assert u.dtype == jnp.float32 and bool(jnp.all((u > 0) & (u < 1)))
+        assert bool(jnp.all(jnp.isfinite(sampler(jax.random.key(0), 4096))))
+
+
+class _Disk(pk.AbstractDomain):
+    dim: int = 2
+
+    def sample_interior(self, key, n):
+        return jnp.zeros((n, 2))
+
+    def sample_boundary(self, key, n):
+        return jnp.zeros((n, 2))
+
+    def contains(self, x):
+        return jnp.ones(x.shape[:1], bool)
+
+
+@pytest.mark.parametrize("name", list(SAMPLERS))
+def test_bad_inputs(name):
+    make = SAMPLERS[name]
+    with rejects("Box, Ball or Sphere"):
+        make(_Disk())
+    with rejects("has no boundary"):
+        make(pk.Sphere(3), "boundary")
+    with rejects("'interior' or 'boundary'"):
+        make(pk.Ball(3), "surface")  # type: ignore[arg-type]
+    with rejects("no better than i.i.d."):
+        make(pk.Box(0.0, 1.0, dim=30_000))
+    if name == "sobol":
+        with rejects("raise log2_length"):
+            pk.SobolSampler(pk.Ball(2), log2_length=4)(jax.random.key(0), 17)
+        with rejects("log2_length must be"):
+            pk.SobolSampler(pk.Ball(2), log2_length=40)
