@@ -5,6 +5,7 @@ Public names are re-exported here from private modules.
 
 from ._domain.domains import (
     AbstractDomain as AbstractDomain,
+    Annulus as Annulus,
     Ball as Ball,
     Box as Box,
     Sphere as Sphere,

@@ -277,3 +277,85 @@ class Box(AbstractDomain):
         lo, hi = jnp.asarray(self.lower), jnp.asarray(self.upper)
         tol = 1e-6 * (hi - lo)
         return jnp.all((x >= lo - tol) & (x <= hi + tol), axis=-1)
+
+
+class Annulus(AbstractDomain):
+    r"""The annulus (spherical shell) $\{R_1 \le |x| \le R_2\}$ in $\mathbb{R}^d$.
+
+    Its boundary is both spheres, $|x| = R_1$ and $|x| = R_2$.
+
+    **Arguments:**
+
+    - `inner`: the inner radius $R_1 > 0$.
+    - `outer`: the outer radius $R_2 > R_1$.
+    - `dim`: the dimension $d$.
+    - `radial`: how interior radii are drawn: `"uniform"` (default; $r = R_1 + (R_2 - R_1) U$,
+      uniform in radius, as [`pinnkit.Ball`][] does) or `"volume"` (uniform in volume,
+      $r^d$ uniform on $[R_1^d, R_2^d]$, computed as
+      $r = R_2\,(\rho^d + (1 - \rho^d) U)^{1/d}$ with $\rho = R_1 / R_2$, which neither
+      overflows nor underflows at large $d$). Directions are uniform on the sphere.
+    - `boundary`: how boundary points are split between the spheres: `"equal"` (default;
+      alternately inner and outer, so each sphere gets half of every batch) or `"area"`
+      (each point on the inner sphere with probability $R_1^{d-1} / (R_1^{d-1} + R_2^{d-1})$,
+      uniform over the whole boundary; at large $d$ almost every point is on the outer
+      sphere).
+    """
+
+    inner: float = eqx.field(static=True)
+    outer: float = eqx.field(static=True)
+    dim: int = eqx.field(static=True)
+    radial: Literal["uniform", "volume"] = eqx.field(default="uniform", static=True)
+    boundary: Literal["equal", "area"] = eqx.field(default="equal", static=True)
+
+    def __init__(
+        self,
+        inner: float,
+        outer: float,
+        dim: int,
+        radial: Literal["uniform", "volume"] = "uniform",
+        boundary: Literal["equal", "area"] = "equal",
+    ):
+        self.inner = inner
+        self.outer = outer
+        self.dim = dim
+        self.radial = radial
+        self.boundary = boundary
+
+    def __check_init__(self):
+        _check_dim(self.dim, "Annulus")
+        if not 0 < self.inner < self.outer:
+            raise ValueError(
+                f"Annulus needs 0 < inner < outer, got inner={self.inner}, outer={self.outer}"
+            )
+        if self.radial not in ("uniform", "volume"):
+            raise ValueError(f"Annulus radial must be 'uniform' or 'volume', got {self.radial!r}")
+        if self.boundary not in ("equal", "area"):
+            raise ValueError(
+                f"Annulus boundary must be 'equal' or 'area', got {self.boundary!r}"
+            )
+
+    def sample_interior(self, key: Key, n: int) -> Float[Array, "n dim"]:
+        kr, kd = jax.random.split(key)
+        u = jax.random.uniform(kr, (n, 1))
+        if self.radial == "uniform":
+            r = self.inner + (self.outer - self.inner) * u
+        else:
+            floor = (self.inner / self.outer) ** self.dim
+            r = self.outer * (floor + (1.0 - floor) * u) ** (1.0 / self.dim)
+        return r * sphere_directions(kd, n, self.dim, u.dtype)
+
+    def sample_boundary(self, key: Key, n: int) -> Float[Array, "n dim"]:
+        kd, ks = jax.random.split(key)
+        directions = sphere_directions(kd, n, self.dim)
+        if self.boundary == "equal":
+            on_inner = jnp.arange(n) % 2 == 0
+        else:
+            # R1^(d-1) / (R1^(d-1) + R2^(d-1)) = 1 / (1 + (R2/R1)^(d-1)), without overflow.
+            log_ratio = (self.dim - 1) * (jnp.log(self.outer) - jnp.log(self.inner))
+            on_inner = jax.random.bernoulli(ks, jax.nn.sigmoid(-log_ratio), (n,))
+        r = jnp.where(on_inner, self.inner, self.outer).astype(directions.dtype)
+        return r[:, None] * directions
+
+    def contains(self, x: Points) -> Bool[Array, " batch"]:
+        r = jnp.linalg.norm(x, axis=-1)
+        return (r >= self.inner * (1 - 1e-6)) & (r <= self.outer * (1 + 1e-6))
