@@ -19,7 +19,9 @@ Run it:
     python examples/inverse_problem.py            # 4,000 steps
     python examples/inverse_problem.py --quick    # tiny sizes: a smoke test
 
-It prints `rel_error=` $|k - k^*| / k^*$ for the fitted coefficient.
+It prints `rel_error=` $|k - k^*| / k^*$ for the fitted coefficient. Measured on a shared
+2-core CPU (float32): the full run fits k = 0.49967 (rel_error 6.6e-4) with seed 0 and
+0.49958 (8.3e-4) with `--seed 1`.
 """
 
 import argparse
