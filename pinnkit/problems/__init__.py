@@ -1,5 +1,13 @@
 """Ready-made problems with exact solutions: the benchmark suite (see MATH.md)."""
 
+from ._annulus import (
+    BIHARMONIC_SPEC,
+    BiharmonicAnnulusPDE as BiharmonicAnnulusPDE,
+    NormalDerivativeLoss as NormalDerivativeLoss,
+    annulus_biharmonic_problem as annulus_biharmonic_problem,
+    biharmonic_loss as biharmonic_loss,
+)
+from ._kdv import KdVPDE as KdVPDE, KdVProblem as KdVProblem, kdv_soliton as kdv_soliton
 from ._parabolic import (
     MONTE_CARLO_REFERENCES as MONTE_CARLO_REFERENCES,
     PARABOLIC_SPECS,
@@ -15,7 +23,7 @@ from ._unit_ball import (
 )
 
 
-PROBLEMS: dict[str, ProblemSpec] = {spec.name: spec for spec in UNIT_BALL_SPECS}
+PROBLEMS: dict[str, ProblemSpec] = {spec.name: spec for spec in [*UNIT_BALL_SPECS, BIHARMONIC_SPEC]}
 """Every registered problem by name."""
 
 
@@ -52,6 +60,13 @@ def get_parabolic_problem(name: str, dim: int | None = None) -> ParabolicProblem
 
 
 __all__ = [
+    "BiharmonicAnnulusPDE",
+    "NormalDerivativeLoss",
+    "annulus_biharmonic_problem",
+    "biharmonic_loss",
+    "KdVPDE",
+    "KdVProblem",
+    "kdv_soliton",
     "MONTE_CARLO_REFERENCES",
     "PARABOLIC_PROBLEMS",
     "ParabolicProblem",

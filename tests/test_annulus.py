@@ -1,0 +1,211 @@
+"""The annulus domain and the biharmonic problem on it."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from helpers import no_typecheck
+
+import pinnkit as pk
+from pinnkit.problems import (
+    BiharmonicAnnulusPDE,
+    NormalDerivativeLoss,
+    biharmonic_loss,
+    get_problem,
+)
+from pinnkit.problems._annulus import annulus_distance, annulus_three_body
+
+
+NAME = "biharmonic-three-body-annulus"
+
+
+def _radii(x):
+    return np.asarray(jnp.linalg.norm(x, axis=-1))
+
+
+# --- the domain -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("radial", ["uniform", "volume"])
+def test_interior_radii(radial, getkey):
+    dim, n = 3, 4000
+    x = pk.Annulus(1.0, 2.0, dim, radial=radial).sample_interior(getkey(), n)
+    assert x.shape == (n, dim)
+    r = _radii(x)
+    assert r.min() >= 1.0 - 1e-6 and r.max() <= 2.0 + 1e-6
+    # Uniform in radius: r - 1 ~ U(0, 1). Uniform in volume: (r^d - 1) / (2^d - 1) ~ U(0, 1).
+    u = r - 1.0 if radial == "uniform" else (r**dim - 1.0) / (2.0**dim - 1.0)
+    standard_error = math.sqrt(1 / 12 / n)
+    assert abs(u.mean() - 0.5) < 5 * standard_error
+    assert abs(np.mean(u < 0.25) - 0.25) < 5 * math.sqrt(0.25 * 0.75 / n)
+    # The two modes really differ: volume-uniform radii sit further out.
+    assert abs(np.mean(r) - (1.5 if radial == "uniform" else 1.607)) < 0.02
+    # Directions are isotropic: the mean of x / |x| is near zero.
+    assert np.abs(np.mean(np.asarray(x) / r[:, None], axis=0)).max() < 5 / math.sqrt(n)
+
+
+def test_volume_sampling_at_large_dimension(getkey):
+    # 2^1000 overflows; the sampler must not.
+    x = pk.Annulus(1.0, 2.0, 1000, radial="volume").sample_interior(getkey(), 64)
+    r = _radii(x)
+    assert np.all(np.isfinite(r)) and r.min() >= 1.0 - 1e-5 and r.max() <= 2.0 + 1e-5
+    assert r.mean() > 1.95  # almost all the volume is at the outer sphere
+
+
+def test_boundary_is_both_spheres(getkey):
+    dim, n = 4, 1000
+    x = pk.Annulus(1.0, 2.0, dim).sample_boundary(getkey(), n)
+    r = _radii(x)
+    on_inner, on_outer = np.abs(r - 1.0) < 1e-5, np.abs(r - 2.0) < 1e-5
+    assert np.all(on_inner | on_outer)
+    assert on_inner.sum() == n // 2  # "equal": half of every batch on each sphere
+
+    area = pk.Annulus(1.0, 2.0, 2, boundary="area").sample_boundary(getkey(), 6000)
+    fraction = np.mean(np.abs(_radii(area) - 1.0) < 1e-5)
+    assert abs(fraction - 1 / 3) < 5 * math.sqrt(2 / 9 / 6000)  # circumferences 2 pi : 4 pi
+
+
+def test_contains(getkey):
+    domain = pk.Annulus(1.0, 2.0, 3)
+    inside = domain.sample_interior(getkey(), 50)
+    edge = domain.sample_boundary(getkey(), 50)
+    assert bool(jnp.all(domain.contains(inside))) and bool(jnp.all(domain.contains(edge)))
+    outside = jnp.array([[0.5, 0.0, 0.0], [0.0, 2.1, 0.0], [0.0, 0.0, 0.0]])
+    assert not bool(jnp.any(domain.contains(outside)))
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(inner=2.0, outer=1.0, dim=3), "0 < inner < outer"),
+        (dict(inner=0.0, outer=1.0, dim=3), "0 < inner < outer"),
+        (dict(inner=1.0, outer=2.0, dim=0), "dimension >= 1"),
+        (dict(inner=1.0, outer=2.0, dim=3, radial="cubic"), "'uniform' or 'volume'"),
+        (dict(inner=1.0, outer=2.0, dim=3, boundary="inner"), "'equal' or 'area'"),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    with no_typecheck(), pytest.raises(ValueError, match=match):
+        pk.Annulus(**kwargs)
+
+
+# --- the closed-form solution -------------------------------------------------------------
+
+
+def _naive(x, c):
+    d = x.shape[0]
+    s = sum(c[i] * jnp.exp(x[i] * x[i + 1] * x[i + 2]) for i in range(d - 2))
+    rho = jnp.dot(x, x)
+    return (1 - rho) * (4 - rho) * s
+
+
+def _laplacian(f):
+    return lambda y: jnp.trace(jax.hessian(f)(y))
+
+
+@pytest.mark.parametrize("dim", [3, 4, 5, 6, 7])
+def test_closed_form_matches_nested_autodiff(dim, x64, getkey):
+    c = jax.random.normal(getkey(), (dim - 2,))
+    # Points in the annulus and elsewhere (large coordinates make every term matter).
+    points = jnp.concatenate(
+        [pk.Annulus(1.0, 2.0, dim).sample_interior(getkey(), 3), jnp.full((1, dim), 0.9)]
+    )
+    u, radial, bilaplacian = jax.jit(jax.vmap(annulus_three_body, (0, None)))(points, c)
+
+    def references(x):
+        f = lambda y: _naive(y, c)  # noqa: E731
+        # The Laplacian of the Laplacian, and the contracted fourth-derivative tensor.
+        fourth = jax.jacfwd(jax.jacfwd(jax.hessian(f)))(x)
+        normal = x / jnp.linalg.norm(x)
+        return (
+            f(x),
+            jnp.dot(jax.grad(f)(x), normal),
+            _laplacian(_laplacian(f))(x),
+            jnp.einsum("iijj->", fourth),
+        )
+
+    u_ref, radial_ref, bilaplacian_ref, by_tensor = jax.jit(jax.vmap(references))(points)
+    np.testing.assert_allclose(u, u_ref, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(radial, radial_ref, rtol=1e-10)
+    np.testing.assert_allclose(bilaplacian, bilaplacian_ref, rtol=1e-10)
+    np.testing.assert_allclose(bilaplacian, by_tensor, rtol=1e-10)
+
+
+def test_problem_source_and_residual(x64, getkey):
+    problem = get_problem(NAME, 5, getkey())
+    assert isinstance(problem.pde, BiharmonicAnnulusPDE)
+    x = problem.sampler(getkey(), 4)
+    for y in x:
+        source = problem.pde.source(y)
+        exact = pk.Biharmonic().exact(problem.solution, y)
+        np.testing.assert_allclose(source, exact, rtol=1e-10)
+        residual = problem.pde.residual(y, problem.solution(y), (exact,), source)
+        assert abs(float(residual)) < 1e-10
+        # A wrong bilaplacian gives a residual scaled by 1 / (8 d (d + 2)).
+        wrong = problem.pde.residual(y, problem.solution(y), (exact + 280.0,), source)
+        np.testing.assert_allclose(wrong, 1.0, rtol=1e-12)
+
+
+def test_ansatz_and_solution_vanish_on_both_spheres(getkey):
+    dim = 6
+    problem = get_problem(NAME, dim, getkey())
+    network = problem.network(getkey(), width=8, depth=1)
+    boundary = pk.Annulus(1.0, 2.0, dim).sample_boundary(getkey(), 20)
+    assert set(np.round(_radii(boundary), 4)) == {1.0, 2.0}
+    np.testing.assert_allclose(jax.vmap(annulus_distance)(boundary), 0.0, atol=1e-5)
+    np.testing.assert_allclose(jax.vmap(network)(boundary), 0.0, atol=1e-4)
+    np.testing.assert_allclose(jax.vmap(problem.solution)(boundary), 0.0, atol=1e-4)
+    # ... but not inside, and not the radial derivative on the spheres.
+    inside = problem.sampler(getkey(), 20)
+    assert float(jnp.min(jnp.abs(jax.vmap(annulus_distance)(inside)))) > 0
+    pde = problem.pde
+    assert isinstance(pde, BiharmonicAnnulusPDE)
+    assert float(jnp.max(jnp.abs(jax.vmap(pde.radial_derivative)(boundary)))) > 1e-2
+
+
+# --- the loss ------------------------------------------------------------------------------
+
+
+def test_normal_derivative_loss(x64, getkey):
+    problem = get_problem(NAME, 4, getkey())
+    loss = biharmonic_loss(problem, batch_size=16, boundary_weight=3.0)
+    assert isinstance(loss, pk.WeightedSum) and set(loss.terms) == {"residual", "boundary"}
+    assert loss.weights == {"residual": 1.0, "boundary": 3.0}
+    boundary = loss.terms["boundary"]
+    assert isinstance(boundary, NormalDerivativeLoss) and boundary.batch_size == 16
+    batch = boundary.sample(getkey())
+    assert float(boundary(problem.solution, batch, getkey())) < 1e-20
+    # For 2 u*, the mismatch is d u*/dr itself.
+    doubled = lambda y: 2.0 * problem.solution(y)  # noqa: E731
+    pde = problem.pde
+    assert isinstance(pde, BiharmonicAnnulusPDE)
+    expected = jnp.mean(jax.vmap(pde.radial_derivative)(batch.points) ** 2)
+    np.testing.assert_allclose(boundary(doubled, batch, getkey()), expected, rtol=1e-12)
+    # And the whole loss is zero for the exact solution (exact estimator).
+    assert float(loss(problem.solution, loss.sample(getkey()), getkey())) < 1e-18
+
+
+def test_biharmonic_loss_refuses_other_problems(getkey):
+    with pytest.raises(ValueError, match="biharmonic-three-body-annulus"):
+        biharmonic_loss(get_problem("poisson-two-body", 3, getkey()))
+    with pytest.raises(ValueError, match="boundary_weight"):
+        biharmonic_loss(get_problem(NAME, 3, getkey()), boundary_weight=-1.0)
+
+
+def test_short_training_reduces_the_loss(getkey):
+    problem = get_problem(NAME, 3, getkey())
+    loss = biharmonic_loss(problem, pk.Exact(), batch_size=32, boundary_batch_size=16)
+    solver = pk.PINNSolver(loss, learning_rate=1e-2, log_every=50)
+    network = problem.network(getkey(), width=16, depth=2)
+    test_set = problem.test_set(getkey(), size=500)
+    batch, key = loss.sample(getkey()), getkey()  # one fixed batch to compare on
+    before = float(loss(network, batch, key)), float(test_set.errors(network)["rel_l2"])
+    solution = solver.solve(network, 100, getkey(), progress=False)
+    after = (
+        float(loss(solution.network, batch, key)),
+        float(test_set.errors(solution.network)["rel_l2"]),
+    )
+    assert after[0] < 0.5 * before[0]
+    assert after[1] < 0.7 * before[1]
