@@ -29,18 +29,17 @@ def test_every_optimizer_by_name_descends(name):
 
 def test_schedules_by_name():
     lr, steps = 0.1, 100
-    values = {name: pk.make_schedule(name, lr, steps) for name in pk.SCHEDULES}
-    np.testing.assert_allclose([values["constant"](t) for t in (0, 50, 100)], [lr] * 3)
-    np.testing.assert_allclose([values["linear"](t) for t in (0, 50, 100)], [lr, lr / 2, 0])
-    np.testing.assert_allclose(
-        [values["cosine"](t) for t in (0, 50, 100)], [lr, lr / 2, 0], atol=1e-7
-    )
-    np.testing.assert_allclose(
-        [values["exponential"](t) for t in (0, 50, 100)], [lr, lr / 10, lr / 100], rtol=1e-5
-    )
-    warm = values["warmup-cosine"]
-    np.testing.assert_allclose([warm(0), warm(5), warm(100)], [0, lr, 0], atol=1e-7)
-    assert 0 < warm(2) < lr
+
+    def at(name, *ts):
+        schedule = pk.make_schedule(name, lr, steps)
+        return np.array([np.asarray(schedule(t)) for t in ts])
+
+    np.testing.assert_allclose(at("constant", 0, 50, 100), [lr] * 3)
+    np.testing.assert_allclose(at("linear", 0, 50, 100), [lr, lr / 2, 0])
+    np.testing.assert_allclose(at("cosine", 0, 50, 100), [lr, lr / 2, 0], atol=1e-7)
+    np.testing.assert_allclose(at("exponential", 0, 50, 100), [lr, lr / 10, lr / 100], rtol=1e-5)
+    np.testing.assert_allclose(at("warmup-cosine", 0, 5, 100), [0, lr, 0], atol=1e-7)
+    assert 0 < at("warmup-cosine", 2)[0] < lr
 
 
 def test_default_optimizer_is_adam_with_linear_decay():
@@ -50,7 +49,7 @@ def test_default_optimizer_is_adam_with_linear_decay():
     ua, _ = a.update(grads, a.init(params), params)
     ub, _ = b.update(grads, b.init(params), params)
     np.testing.assert_array_equal(ua, ub)
-    assert float(jnp.abs(ua).max()) > 0
+    assert np.abs(np.asarray(ua)).max() > 0
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 """Optimizers and learning-rate schedules by name, for the command line and for scripts."""
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -96,6 +97,7 @@ def make_schedule(name: str, learning_rate: float, steps: int) -> optax.Schedule
     return SCHEDULES[name](learning_rate, steps)
 
 
+@functools.lru_cache(maxsize=64)
 def make_optimizer(
     name: str = "adam",
     learning_rate: float = 1e-3,
@@ -114,7 +116,8 @@ def make_optimizer(
     - `steps`: the number of training steps the schedule spans.
     - `schedule`: a key of [`pinnkit.SCHEDULES`][] (default `linear`).
 
-    **Returns:** an `optax.GradientTransformation`.
+    **Returns:** an `optax.GradientTransformation`. The same arguments return the same
+    object (optax transformations are pure), so repeated solves reuse compiled code.
 
     Raises `ValueError` for an unknown name (listing the valid ones).
     """

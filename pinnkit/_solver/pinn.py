@@ -736,8 +736,31 @@ def _make_run(
     """The jitted `run(key, state, previous, start, indices)` behind `_make_chunk`.
 
     With a `mesh`, the batch of each step is split across its devices and the training state
-    is kept replicated.
+    is kept replicated. The compiled code is cached on the layout of its arguments (the
+    loss's arrays are traced, its other parts hashed), so solving again with the same loss,
+    optimizer and network shape does not compile again.
     """
+    return _BoundRun((loss, optimizer, static, mesh))
+
+
+class _BoundRun:
+    """`_run` with its fixed parts bound; `lower` as on a jitted function."""
+
+    def __init__(self, fixed: tuple):
+        self.fixed = fixed
+
+    def __call__(self, key, state, previous, start, indices):
+        return _run((*self.fixed, key), state, previous, start, indices)
+
+    def lower(self, key, state, previous, start, indices):
+        return _run.lower((*self.fixed, key), state, previous, start, indices)  # pyright: ignore[reportFunctionMemberAccess]
+
+
+# The fixed parts and the key (the first argument) are not donated; the training state is
+# updated in place where the backend supports it.
+@eqx.filter_jit(donate="all-except-first")
+def _run(fixed, state, previous, start, indices):
+    loss, optimizer, static, mesh, key = fixed
 
     def loss_of_params(params: PyTree, batch: PyTree, key: Key) -> Array:
         return loss(eqx.combine(params, static), batch, key)
@@ -764,15 +787,9 @@ def _make_run(
         bad_step = jnp.where(first_failure, step_index, bad_step)
         return (state, previous, base_key, bad_step), value
 
-    # The key is not donated; the training state is updated in place where the backend
-    # supports it.
-    @eqx.filter_jit(donate="all-except-first")
-    def run(key, state, previous, start, indices):
-        init = (state, previous, key, jnp.array(-1))
-        (state, previous, _, bad_step), losses = jax.lax.scan(step, init, start + indices)
-        if mesh is not None:
-            replicated = NamedSharding(mesh, PartitionSpec())
-            state, previous = jax.lax.with_sharding_constraint((state, previous), replicated)
-        return state, previous, losses, bad_step
-
-    return run
+    init = (state, previous, key, jnp.array(-1))
+    (state, previous, _, bad_step), losses = jax.lax.scan(step, init, start + indices)
+    if mesh is not None:
+        replicated = NamedSharding(mesh, PartitionSpec())
+        state, previous = jax.lax.with_sharding_constraint((state, previous), replicated)
+    return state, previous, losses, bad_step
