@@ -82,6 +82,11 @@ class _InitialAndEnds(AbstractSampler):
     duration: float = eqx.field(static=True)
     where: Literal["initial", "ends"] = eqx.field(static=True)
 
+    def __init__(self, length: float, duration: float, where: Literal["initial", "ends"]):
+        self.length = length
+        self.duration = duration
+        self.where = where
+
     @property
     def dim(self) -> int:
         return 2
