@@ -144,8 +144,8 @@ class RARSampler(AbstractAdaptiveSampler):
       $(0, 1]$ (default 0.5).
 
     **Reference:** Lu, Meng, Mao, Karniadakis, "DeepXDE: A deep learning library for solving
-    differential equations", SIAM Review 63(1) (2021); the residual-based adaptive refinement
-    of its §2.8.
+    differential equations", SIAM Review 63(1) (2021), which introduced residual-based adaptive
+    refinement for PINNs.
     """
 
     base: AbstractSampler
