@@ -289,3 +289,20 @@ def test_bad_input(getkey):
         galerkin.solve(pk.MLP(3, 4, 1, key=getkey()), 1.0, getkey())
     with pytest.raises(ValueError, match="subset_size=100 exceeds"):
         pk.NeuralGalerkin(_Heat(), sampler, subset_size=100).velocity(network, getkey())
+
+
+def test_cli_method_galerkin(tmp_path):
+    """`pinnkit solve PARABOLIC --method galerkin` writes the value against the reference."""
+    import json
+
+    from pinnkit.cli import main
+
+    out = tmp_path / "run"
+    args = "semilinear-heat --dim 2 --method galerkin --estimator exact --steps 300 --batch 64"
+    args += " --width 8 --depth 1 --lr 1e-2 --no-progress"
+    assert main(["solve", *args.split(), "--out", str(out)]) == 0
+    result = json.loads((out / "result.json").read_text())
+    assert result["method"] == "galerkin" and result["time_steps"] == 30
+    assert abs(result["value"] - result["reference"]) < 0.05 * result["reference"]
+    assert result["curve"]["t"][0] == 0.0 and result["curve"]["u"][0] == result["value"]
+    assert (out / "solution.png").exists() and (out / "network.eqx").exists()
