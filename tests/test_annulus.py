@@ -209,3 +209,18 @@ def test_short_training_reduces_the_loss(getkey):
     )
     assert after[0] < 0.5 * before[0]
     assert after[1] < 0.7 * before[1]
+
+
+def test_problem_loss_is_the_well_posed_loss(getkey):
+    """`Problem.loss` (what `pinnkit solve` trains) carries the boundary term, like
+    `biharmonic_loss` with its defaults."""
+    problem = get_problem(NAME, 4, getkey())
+    estimator = pk.STDE(sparse=False, num_samples=2)
+    loss = problem.loss(estimator, batch_size=6)
+    assert isinstance(loss, pk.WeightedSum) and set(loss.terms) == {"residual", "boundary"}
+    assert loss.terms["residual"].batch_size == 6 and loss.terms["boundary"].batch_size == 6
+    reference = biharmonic_loss(problem, estimator, batch_size=6)
+    network = problem.network(getkey(), width=8, depth=1)
+    key = getkey()
+    batch = loss.sample(key)
+    np.testing.assert_allclose(loss(network, batch, key), reference(network, batch, key))

@@ -69,6 +69,9 @@ def test_pieces_fit_together(name, getkey):
     np.testing.assert_allclose(jax.vmap(network)(sphere), 0.0, atol=1e-5)
     np.testing.assert_allclose(jax.vmap(problem.solution)(sphere), 0.0, atol=1e-4)
     loss = problem.loss(batch_size=7)
+    if problem.extend_loss is not None:  # the residual is one term of the full loss
+        assert isinstance(loss, pk.WeightedSum)
+        loss = loss.terms["residual"]
     assert isinstance(loss, pk.ResidualLoss) and loss.batch_size == 7
     assert PROBLEMS[name].description
 

@@ -330,9 +330,7 @@ class Annulus(AbstractDomain):
         if self.radial not in ("uniform", "volume"):
             raise ValueError(f"Annulus radial must be 'uniform' or 'volume', got {self.radial!r}")
         if self.boundary not in ("equal", "area"):
-            raise ValueError(
-                f"Annulus boundary must be 'equal' or 'area', got {self.boundary!r}"
-            )
+            raise ValueError(f"Annulus boundary must be 'equal' or 'area', got {self.boundary!r}")
 
     def sample_interior(self, key: Key, n: int) -> Float[Array, "n dim"]:
         kr, kd = jax.random.split(key)

@@ -43,7 +43,8 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._domain.domains import Annulus
 from .._estimator.base import AbstractEstimator
-from .._loss.losses import AbstractLoss, TargetBatch, WeightedSum
+from .._estimator.exact import Exact
+from .._loss.losses import AbstractLoss, ResidualLoss, TargetBatch, WeightedSum
 from .._operator.base import AbstractOperator, Biharmonic
 from .._operator.pde import AbstractPDE
 from .._sampler.base import AbstractSampler, UniformSampler
@@ -204,9 +205,9 @@ def annulus_biharmonic_problem(dim: int, key: PRNGKeyArray, radial: str = "unifo
     """Build the biharmonic annulus problem; coefficients $c \\sim N(0, I)$ come from `key`.
 
     The collocation and test points are drawn from [`pinnkit.Annulus`][]`(1, 2, dim)` with
-    `radial` (`"uniform"` in radius by default, or `"volume"`). `Problem.loss` is the residual
-    term alone; train with [`biharmonic_loss`][pinnkit.problems.biharmonic_loss], which adds
-    the boundary condition on $\\partial_r u$ that makes the problem well-posed.
+    `radial` (`"uniform"` in radius by default, or `"volume"`). `Problem.loss` adds the
+    boundary condition on $\\partial_r u$ that makes the problem well-posed, as
+    [`biharmonic_loss`][pinnkit.problems.biharmonic_loss] does with its defaults.
     """
     if dim < 3:
         raise ValueError(f"the three-body solution needs dim >= 3, got {dim}")
@@ -218,6 +219,7 @@ def annulus_biharmonic_problem(dim: int, key: PRNGKeyArray, radial: str = "unifo
         sampler=UniformSampler(Annulus(INNER, OUTER, dim, radial=radial)),  # pyright: ignore[reportArgumentType]
         solution=pde.solution,
         distance=annulus_distance,
+        extend_loss=_with_boundary,
     )
 
 
@@ -231,7 +233,7 @@ def biharmonic_loss(
 ) -> WeightedSum:
     r"""The well-posed loss of the biharmonic annulus problem: residual plus boundary term.
 
-    `WeightedSum({"residual": problem.loss(...), "boundary": NormalDerivativeLoss(...)})`, the
+    `WeightedSum({"residual": ResidualLoss(...), "boundary": NormalDerivativeLoss(...)})`, the
     boundary term matching $\partial_r u$ with $\partial_r u^*$ on points split equally between
     the two spheres.
 
@@ -254,13 +256,28 @@ def biharmonic_loss(
         )
     if not boundary_weight >= 0:
         raise ValueError(f"boundary_weight must be >= 0, got {boundary_weight}")
+    residual = ResidualLoss(
+        problem.pde, problem.sampler, estimator or Exact(), batch_size=batch_size, **kwargs
+    )
+    return _with_boundary(problem, residual, batch_size, boundary_batch_size, boundary_weight)
+
+
+def _with_boundary(
+    problem: Problem,
+    residual: ResidualLoss,
+    batch_size: int,
+    boundary_batch_size: int | None = None,
+    boundary_weight: float = 1.0,
+) -> WeightedSum:
+    """`residual` plus the term matching $\\partial_r u$ on both spheres."""
+    pde = problem.pde
+    assert isinstance(pde, BiharmonicAnnulusPDE)
     boundary = NormalDerivativeLoss(
         UniformSampler(Annulus(INNER, OUTER, problem.dim), where="boundary"),  # pyright: ignore[reportArgumentType]
         radial_normal,
-        problem.pde.radial_derivative,
+        pde.radial_derivative,
         batch_size=batch_size if boundary_batch_size is None else boundary_batch_size,
     )
-    residual = problem.loss(estimator, batch_size=batch_size, **kwargs)
     return WeightedSum({"residual": residual, "boundary": boundary}, {"boundary": boundary_weight})
 
 

@@ -9,7 +9,7 @@ from jaxtyping import PRNGKeyArray
 
 from .._estimator.base import AbstractEstimator
 from .._estimator.exact import Exact
-from .._loss.losses import ResidualLoss
+from .._loss.losses import AbstractLoss, ResidualLoss
 from .._network.base import AbstractNetwork
 from .._network.mlp import MLP, HardDirichlet
 from .._network.shared import SharedFirstLayerMLP
@@ -30,6 +30,11 @@ class Problem(eqx.Module):
     - `sampler`: draws interior collocation points (and the test points).
     - `solution`: the exact solution at one point.
     - `distance`: $\\varphi$ of the hard boundary ansatz $u = \\varphi \\cdot \\mathrm{net}$.
+    - `extend_loss`: `None` (default) when the residual alone determines the solution (the
+      ansatz meets all boundary data); otherwise `extend_loss(problem, residual, batch_size)`
+      returns the full loss, e.g. a [`pinnkit.WeightedSum`][] of the residual and a boundary
+      term. [`loss`][pinnkit.problems.Problem.loss] calls it, so every caller (the command line
+      included) trains the well-posed problem.
     """
 
     name: str = eqx.field(static=True)
@@ -38,6 +43,7 @@ class Problem(eqx.Module):
     sampler: AbstractSampler
     solution: Callable[[Point], Scalar]
     distance: Callable[[Point], Scalar]
+    extend_loss: Callable[["Problem", ResidualLoss, int], AbstractLoss] | None = None
 
     def network(
         self,
@@ -72,12 +78,16 @@ class Problem(eqx.Module):
 
     def loss(
         self, estimator: AbstractEstimator | None = None, batch_size: int = 100, **kwargs
-    ) -> ResidualLoss:
-        """The residual loss on this problem's collocation points (extra `kwargs` go to
-        [`pinnkit.ResidualLoss`][])."""
-        return ResidualLoss(
+    ) -> AbstractLoss:
+        """The training loss: the residual loss on this problem's collocation points (extra
+        `kwargs` go to [`pinnkit.ResidualLoss`][]), extended by `extend_loss` when the problem
+        has one."""
+        residual = ResidualLoss(
             self.pde, self.sampler, estimator or Exact(), batch_size=batch_size, **kwargs
         )
+        if self.extend_loss is None:
+            return residual
+        return self.extend_loss(self, residual, batch_size)
 
     def test_set(self, key: PRNGKeyArray, size: int = 20_000, chunk_size: int = 1_000) -> TestSet:
         """A fixed test set of `size` points drawn like the collocation points."""
