@@ -2,6 +2,7 @@
 
 import math
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -105,7 +106,7 @@ def _laplacian(f):
     return lambda y: jnp.trace(jax.hessian(f)(y))
 
 
-@pytest.mark.parametrize("dim", [3, 4, 5, 6, 7])
+@pytest.mark.parametrize("dim", [3, 5])
 def test_closed_form_matches_nested_autodiff(dim, x64, getkey):
     c = jax.random.normal(getkey(), (dim - 2,))
     # Points in the annulus and elsewhere (large coordinates make every term matter).
@@ -137,15 +138,21 @@ def test_problem_source_and_residual(x64, getkey):
     problem = get_problem(NAME, 5, getkey())
     assert isinstance(problem.pde, BiharmonicAnnulusPDE)
     x = problem.sampler(getkey(), 4)
-    for y in x:
+
+    @jax.jit
+    @jax.vmap
+    def check(y):
         source = problem.pde.source(y)
         exact = pk.Biharmonic().exact(problem.solution, y)
-        np.testing.assert_allclose(source, exact, rtol=1e-10)
         residual = problem.pde.residual(y, problem.solution(y), (exact,), source)
-        assert abs(float(residual)) < 1e-10
         # A wrong bilaplacian gives a residual scaled by 1 / (8 d (d + 2)).
         wrong = problem.pde.residual(y, problem.solution(y), (exact + 280.0,), source)
-        np.testing.assert_allclose(wrong, 1.0, rtol=1e-12)
+        return source, exact, residual, wrong
+
+    source, exact, residual, wrong = check(x)
+    np.testing.assert_allclose(source, exact, rtol=1e-10)
+    assert float(jnp.max(jnp.abs(residual))) < 1e-10
+    np.testing.assert_allclose(wrong, 1.0, rtol=1e-12)
 
 
 def test_ansatz_and_solution_vanish_on_both_spheres(getkey):
@@ -176,15 +183,16 @@ def test_normal_derivative_loss(x64, getkey):
     boundary = loss.terms["boundary"]
     assert isinstance(boundary, NormalDerivativeLoss) and boundary.batch_size == 16
     batch = boundary.sample(getkey())
-    assert float(boundary(problem.solution, batch, getkey())) < 1e-20
+    evaluate = eqx.filter_jit(lambda loss, model, batch, key: loss(model, batch, key))
+    assert float(evaluate(boundary, problem.solution, batch, getkey())) < 1e-20
     # For 2 u*, the mismatch is d u*/dr itself.
     doubled = lambda y: 2.0 * problem.solution(y)  # noqa: E731
     pde = problem.pde
     assert isinstance(pde, BiharmonicAnnulusPDE)
     expected = jnp.mean(jax.vmap(pde.radial_derivative)(batch.points) ** 2)
-    np.testing.assert_allclose(boundary(doubled, batch, getkey()), expected, rtol=1e-12)
+    np.testing.assert_allclose(evaluate(boundary, doubled, batch, getkey()), expected, rtol=1e-12)
     # And the whole loss is zero for the exact solution (exact estimator).
-    assert float(loss(problem.solution, loss.sample(getkey()), getkey())) < 1e-18
+    assert float(evaluate(loss, problem.solution, loss.sample(getkey()), getkey())) < 1e-18
 
 
 def test_biharmonic_loss_refuses_other_problems(getkey):
@@ -201,10 +209,11 @@ def test_short_training_reduces_the_loss(getkey):
     network = problem.network(getkey(), width=16, depth=2)
     test_set = problem.test_set(getkey(), size=500)
     batch, key = loss.sample(getkey()), getkey()  # one fixed batch to compare on
-    before = float(loss(network, batch, key)), float(test_set.errors(network)["rel_l2"])
+    evaluate = eqx.filter_jit(lambda model: loss(model, batch, key))
+    before = float(evaluate(network)), float(test_set.errors(network)["rel_l2"])
     solution = solver.solve(network, 100, getkey(), progress=False)
     after = (
-        float(loss(solution.network, batch, key)),
+        float(evaluate(solution.network)),
         float(test_set.errors(solution.network)["rel_l2"]),
     )
     assert after[0] < 0.5 * before[0]
