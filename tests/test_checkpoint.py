@@ -47,6 +47,23 @@ SOLVE = (
 ).split()
 
 
+def _interruptible():
+    """Give the child the default SIGINT disposition: a shell that starts the test run in the
+    background without job control leaves SIGINT ignored, and children inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.fixture
+def ctrl_c():
+    """Ctrl-C raises KeyboardInterrupt in this process, as in an interactive session, even when
+    the test run was started with SIGINT ignored."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _launch(tmp_path, name):
     script = tmp_path / "throttled.py"
     script.write_text(THROTTLED)
@@ -56,6 +73,7 @@ def _launch(tmp_path, name):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_interruptible,
     )
     return process, out
 
@@ -211,7 +229,7 @@ def _stateful_run(tmp_path, *, interrupt_at=None, resume=False):
     )
 
 
-def test_interrupt_then_resume_restores_the_loss_state(tmp_path):
+def test_interrupt_then_resume_restores_the_loss_state(tmp_path, ctrl_c):
     whole = _stateful_run(tmp_path / "whole")
     with pytest.warns(RuntimeWarning, match="interrupted at step 5 of 30"):
         stopped = _stateful_run(tmp_path, interrupt_at=5)
