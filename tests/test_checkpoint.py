@@ -30,7 +30,9 @@ def leaves(tree):
 # checkpoints however fast the machine is (evaluation at step k happens just before the
 # checkpoint at step k is written).
 THROTTLED = """
-import sys, time
+import signal, sys, time
+# Ctrl-C as in an interactive session, even if the test run was started with SIGINT ignored.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 import pinnkit._solver.reference as reference
 errors = reference.TestSet.errors
 def slow(self, model):
@@ -45,12 +47,6 @@ SOLVE = (
     "solve poisson-two-body --dim 3 --steps 300 --batch 8 --width 8 --depth 1 "
     "--test-size 64 --eval-every 100 --checkpoint-every 100 --lr 1e-2 --seed 3 --no-progress"
 ).split()
-
-
-def _interruptible():
-    """Give the child the default SIGINT disposition: a shell that starts the test run in the
-    background without job control leaves SIGINT ignored, and children inherit that."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.fixture
@@ -73,7 +69,6 @@ def _launch(tmp_path, name):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        preexec_fn=_interruptible,
     )
     return process, out
 
