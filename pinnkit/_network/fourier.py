@@ -10,7 +10,7 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from .._types import Point
 from .base import AbstractNetwork, check_input
-from .layers import check_sizes, mlp_jets_after_first_layer
+from .layers import check_sizes
 from .mlp import MLP, Initialization
 from .taylor import AbstractTaylorMode, Series
 
@@ -130,4 +130,4 @@ class FourierFeatureMLP(AbstractNetwork, AbstractTaylorMode):
         top = None
         if collapse:
             top = first.weight @ (jnp.sin(z + order * math.pi / 2) * jnp.sum(a**order, axis=0))
-        return mlp_jets_after_first_layer(self.mlp, h, lower, top, order)
+        return self.mlp._jets_after_first_layer(h, lower, top, order)

@@ -1,12 +1,24 @@
-"""Helpers shared by the network architectures: activations by name, size checks, and
-the propagation of Taylor coefficients through an MLP's hidden layers."""
+"""Helpers shared by the network architectures: activations by name, initialisations, size
+checks, and stacks of linear layers."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Literal
 
-from jaxtyping import Array
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, PRNGKeyArray
 
-from .mlp import _ACTIVATIONS, MLP
-from .taylor import Series
+
+_ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
+    "tanh": jnp.tanh,
+    "sin": jnp.sin,
+    "gelu": jax.nn.gelu,
+    "silu": jax.nn.silu,
+    "softplus": jax.nn.softplus,
+}
+
+Initialization = Literal["uniform", "glorot_normal", "glorot_uniform", "lecun_normal"]
 
 
 def resolve_activation(
@@ -36,23 +48,36 @@ def check_sizes(owner: str, **sizes: int) -> None:
         raise ValueError(f"{owner} needs {wanted}; got {got}")
 
 
-def mlp_jets_after_first_layer(
-    mlp: MLP, h: Array, lower: list[Array], top: Array | None, order: int
-) -> Series:
-    """The jet of `mlp` given the full series of its first layer's output.
+def _init_weight(key: PRNGKeyArray, shape: tuple[int, int], init: Initialization) -> Array:
+    fan_out, fan_in = shape
+    if init == "glorot_normal":
+        return jax.random.normal(key, shape) * jnp.sqrt(2.0 / (fan_in + fan_out))
+    if init == "glorot_uniform":
+        limit = jnp.sqrt(6.0 / (fan_in + fan_out))
+        return jax.random.uniform(key, shape, minval=-limit, maxval=limit)
+    if init == "lecun_normal":
+        return jax.random.normal(key, shape) / jnp.sqrt(fan_in)
+    limit = 1.0 / jnp.sqrt(fan_in)
+    return jax.random.uniform(key, shape, minval=-limit, maxval=limit)
 
-    `h` is the first layer's output, `lower` its Taylor coefficients per direction (each of
-    shape `(n, width)`), `top` the collapsed top-order sum (shape `(width,)`) or `None`. The
-    MLP's own fast path starts from a first layer that is linear in the input (only a
-    first-order coefficient); this one accepts any series, e.g. after Fourier features.
+
+def linear_layers(
+    sizes: Sequence[int], keys: Array, initialization: Initialization = "uniform"
+) -> tuple[eqx.nn.Linear, ...]:
+    """The layers `Linear(sizes[i] -> sizes[i + 1])`, the `i`-th initialised from `keys[i]`.
+
+    `"uniform"` is Equinox's own initialisation ($U(\\pm 1/\\sqrt{\\text{fan-in}})$ for the
+    weight and the bias); any other scheme draws the weight from the same key and zeroes the
+    bias. `keys` is a split key array with one key per layer; a network that draws other
+    parameters from the same split first passes the rest of it.
     """
-    n = lower[0].shape[0] if lower else 1
-    for layer in mlp.layers[1:]:
-        a, a_lower, a_top = mlp._activation_jet(h, lower, top, n, order)
-        h = layer(a)
-        lower = [c @ layer.weight.T for c in a_lower]
-        top = None if a_top is None else layer.weight @ a_top
-    derivatives = [c[:, 0] for c in lower]
-    if top is not None:
-        derivatives.append(top[0])
-    return h[0], derivatives
+    layers = []
+    for k, fan_in, fan_out in zip(keys, sizes[:-1], sizes[1:], strict=True):
+        layer = eqx.nn.Linear(fan_in, fan_out, key=k)
+        if initialization != "uniform":
+            weight = _init_weight(k, (fan_out, fan_in), initialization)
+            layer = eqx.tree_at(
+                lambda lin: (lin.weight, lin.bias), layer, (weight, jnp.zeros(fan_out))
+            )
+        layers.append(layer)
+    return tuple(layers)

@@ -1,7 +1,6 @@
 """Multilayer perceptrons and boundary-condition wrappers."""
 
 from collections.abc import Callable
-from typing import Literal
 
 import equinox as eqx
 import jax
@@ -11,6 +10,7 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from .._types import Point
 from .base import AbstractNetwork, check_input
+from .layers import _ACTIVATIONS as _ACTIVATIONS, Initialization, linear_layers, resolve_activation
 from .taylor import (
     AbstractTaylorMode,
     Series,
@@ -20,30 +20,6 @@ from .taylor import (
     product_jet,
     sum_jets,
 )
-
-
-_ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
-    "tanh": jnp.tanh,
-    "sin": jnp.sin,
-    "gelu": jax.nn.gelu,
-    "silu": jax.nn.silu,
-    "softplus": jax.nn.softplus,
-}
-
-Initialization = Literal["uniform", "glorot_normal", "glorot_uniform", "lecun_normal"]
-
-
-def _init_weight(key: PRNGKeyArray, shape: tuple[int, int], init: Initialization) -> Array:
-    fan_out, fan_in = shape
-    if init == "glorot_normal":
-        return jax.random.normal(key, shape) * jnp.sqrt(2.0 / (fan_in + fan_out))
-    if init == "glorot_uniform":
-        limit = jnp.sqrt(6.0 / (fan_in + fan_out))
-        return jax.random.uniform(key, shape, minval=-limit, maxval=limit)
-    if init == "lecun_normal":
-        return jax.random.normal(key, shape) / jnp.sqrt(fan_in)
-    limit = 1.0 / jnp.sqrt(fan_in)
-    return jax.random.uniform(key, shape, minval=-limit, maxval=limit)
 
 
 class MLP(AbstractNetwork, AbstractTaylorMode):
@@ -80,25 +56,10 @@ class MLP(AbstractNetwork, AbstractTaylorMode):
             raise ValueError(
                 f"MLP needs in_size >= 1, width >= 1, depth >= 0; got {in_size}, {width}, {depth}"
             )
-        if isinstance(activation, str):
-            if activation not in _ACTIVATIONS:
-                raise ValueError(
-                    f"unknown activation {activation!r}; valid names: {', '.join(_ACTIVATIONS)}"
-                )
-            activation = _ACTIVATIONS[activation]
         sizes = [in_size] + [width] * depth + [1]
         keys = jax.random.split(key, len(sizes) - 1)
-        layers = []
-        for k, fan_in, fan_out in zip(keys, sizes[:-1], sizes[1:], strict=True):
-            layer = eqx.nn.Linear(fan_in, fan_out, key=k)
-            if initialization != "uniform":
-                weight = _init_weight(k, (fan_out, fan_in), initialization)
-                layer = eqx.tree_at(
-                    lambda lin: (lin.weight, lin.bias), layer, (weight, jnp.zeros(fan_out))
-                )
-            layers.append(layer)
-        self.layers = tuple(layers)
-        self.activation = activation
+        self.layers = linear_layers(sizes, keys, initialization)
+        self.activation = resolve_activation(activation, "MLP")
         self.in_size = in_size
 
     def __call__(self, x: Point) -> Float[Array, ""]:
@@ -146,6 +107,20 @@ class MLP(AbstractNetwork, AbstractTaylorMode):
             lower, top = lower[:-1], jnp.zeros(width, h.dtype)
             if order == 1:
                 lower, top = [], jnp.sum(tangents, axis=0)
+        return self._jets_after_first_layer(h, lower, top, order)
+
+    def _jets_after_first_layer(
+        self, h: Array, lower: list[Array], top: Array | None, order: int
+    ) -> Series:
+        """The jet of the network given the full series of its first layer's output.
+
+        `h` is the first layer's output, `lower` its Taylor coefficients per direction (each
+        of shape `(n, width)`), `top` the collapsed top-order sum (shape `(width,)`) or
+        `None`. `_jets_from_first_layer` starts from a first layer that is linear in the
+        input (only a first-order coefficient); this accepts any series, e.g. after Fourier
+        features.
+        """
+        n = lower[0].shape[0] if lower else 1
         for layer in self.layers[1:]:
             a, a_lower, a_top = self._activation_jet(h, lower, top, n, order)
             h = layer(a)

@@ -8,7 +8,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._types import Point
 from .base import AbstractNetwork, check_input
-from .layers import check_sizes, resolve_activation
+from .layers import check_sizes, linear_layers, resolve_activation
 
 
 class ModifiedMLP(AbstractNetwork):
@@ -60,10 +60,9 @@ class ModifiedMLP(AbstractNetwork):
         keys = jax.random.split(key, depth + 4)
         self.encoder_u = eqx.nn.Linear(in_size, width, key=keys[0])
         self.encoder_v = eqx.nn.Linear(in_size, width, key=keys[1])
-        first = eqx.nn.Linear(in_size, width, key=keys[2])
-        gates = [eqx.nn.Linear(width, width, key=k) for k in keys[3 : 3 + depth]]
-        self.layers = (first, *gates)
-        self.output = eqx.nn.Linear(width, 1, key=keys[-1])
+        # The first layer, the depth gates and the output, from keys[2:].
+        *layers, self.output = linear_layers([in_size] + [width] * (depth + 1) + [1], keys[2:])
+        self.layers = tuple(layers)
         self.activation = resolve_activation(activation, "ModifiedMLP")
         self.in_size = in_size
 

@@ -8,7 +8,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._types import Point
 from .base import AbstractNetwork, check_input
-from .layers import check_sizes, resolve_activation
+from .layers import check_sizes, linear_layers, resolve_activation
 
 
 class ResidualMLP(AbstractNetwork):
@@ -49,10 +49,9 @@ class ResidualMLP(AbstractNetwork):
     ):
         check_sizes("ResidualMLP", in_size=in_size, width=width, depth=depth)
         keys = jax.random.split(key, depth + 2)
-        first = eqx.nn.Linear(in_size, width, key=keys[0])
-        blocks = [eqx.nn.Linear(width, width, key=k) for k in keys[1 : 1 + depth]]
-        self.layers = (first, *blocks)
-        self.output = eqx.nn.Linear(width, 1, key=keys[-1])
+        # The first layer, the depth residual blocks and the output.
+        *layers, self.output = linear_layers([in_size] + [width] * (depth + 1) + [1], keys)
+        self.layers = tuple(layers)
         self.activation = resolve_activation(activation, "ResidualMLP")
         self.in_size = in_size
 
