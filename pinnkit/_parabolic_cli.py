@@ -89,6 +89,62 @@ def _run_mol(problem, args: argparse.Namespace, out: Path) -> ParabolicRun:
     )
 
 
+TERMINALS = ("soft", "hard")
+r"""How `--method pinn` imposes the terminal data (`args.terminal`): `soft` (the default, the
+STDE paper's terminal loss) or `hard` (the network $g(x) + (t - T)\,\mathrm{net}(x, t)$, exact
+at $t = T$); see [`pinnkit.problems.ParabolicProblem.space_time_loss`][]. On sine-Gordon at
+d = 100 the hard form trained far worse (docs/time-stepping.md): the network must then cancel
+the curvature of $g$ near the origin, which the solution itself does not have."""
+
+DEFAULT_AVERAGE = 0.0
+"""`--method pinn` returns the mean of the parameters over this fraction of the last steps
+(`args.average`, Polyak averaging; default 0: the last iterate)."""
+
+
+def tail_average(inner, steps: int, tail: int):
+    """`inner` (an optax transformation) whose last update of a run of `steps` steps lands on
+    the mean of the parameters after each of the last `tail` steps (Polyak averaging).
+
+    The mean is kept in the optimizer state, updated after every step of the tail; the update
+    of step `steps` is replaced by `mean - params`, so the trained parameters are that mean.
+    With `tail = 0`, or for steps beyond `steps` (another run), it is `inner` unchanged.
+    Raises `ValueError` unless `0 <= tail <= steps`.
+    """
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    if not 0 <= tail <= steps:
+        raise ValueError(f"the averaged steps must lie in [0, {steps}], got {tail}")
+    if tail == 0:
+        return inner
+    start = steps - tail
+
+    def init(params):
+        mean = jax.tree_util.tree_map(jnp.zeros_like, params)
+        return (inner.init(params), jnp.zeros((), jnp.int32), mean)
+
+    def update(updates, state, params=None):
+        inner_state, count, mean = state
+        if params is None:
+            raise ValueError("tail_average needs the parameters in update(updates, state, params)")
+        updates, inner_state = inner.update(updates, inner_state, params)
+        count = count + 1
+        after = optax.apply_updates(params, updates)
+        # Running mean over the tail: the n-th iterate of the tail enters with weight 1/n.
+        n = jnp.maximum(count - start, 1).astype(jnp.float32)
+        in_tail = (count > start) & (count <= steps)
+        mean = jax.tree_util.tree_map(
+            lambda m, p: jnp.where(in_tail, m + (p - m) / n.astype(m.dtype), m), mean, after
+        )
+        updates = jax.tree_util.tree_map(
+            lambda u, m, p: jnp.where(count == steps, m - p, u), updates, mean, params
+        )
+        return updates, (inner_state, count, mean)
+
+    return optax.GradientTransformation(init, update)
+
+
 def _run_pinn(problem, args: argparse.Namespace, out: Path) -> ParabolicRun:
     import equinox as eqx
     import jax
@@ -96,7 +152,7 @@ def _run_pinn(problem, args: argparse.Namespace, out: Path) -> ParabolicRun:
 
     from ._estimator.registry import make_estimator
     from ._sampler.spacetime import Brownian
-    from ._solver.pinn import RESULTS, PINNSolver
+    from ._solver.pinn import RESULTS, PINNSolver, linear_decay_adam
     from ._solver.reference import TestSet
 
     for name in ("steps", "batch", "eval_every", "width"):
@@ -105,12 +161,25 @@ def _run_pinn(problem, args: argparse.Namespace, out: Path) -> ParabolicRun:
     samples = args.samples
     if samples is not None and samples > problem.dim:
         raise ValueError(f"--samples must be <= --dim ({problem.dim}), got {samples}")
+    terminal = getattr(args, "terminal", None) or TERMINALS[0]
+    if terminal not in TERMINALS:
+        raise ValueError(f"--terminal must be one of {', '.join(TERMINALS)}, got {terminal!r}")
+    average = getattr(args, "average", None)
+    average = DEFAULT_AVERAGE if average is None else average
+    if not 0 <= average <= 1:
+        raise ValueError(f"--average must be a fraction in [0, 1], got {average}")
     estimator = make_estimator(args.estimator, samples)
     key = jax.random.key(args.seed)
     network_key, train_key = jax.random.split(key)
-    network = problem.space_time_network(network_key, width=args.width, depth=args.depth)
-    loss = problem.space_time_loss(estimator, batch_size=args.batch)
-    solver = PINNSolver(loss, learning_rate=args.lr, eval_every=args.eval_every)
+    network = problem.space_time_network(
+        network_key, width=args.width, depth=args.depth, terminal=terminal
+    )
+    loss = problem.space_time_loss(estimator, batch_size=args.batch, terminal=terminal)
+    averaged = int(round(average * args.steps))
+    optimizer = tail_average(linear_decay_adam(args.lr, args.steps), args.steps, averaged)
+    solver = PINNSolver(
+        loss, optimizer=optimizer, learning_rate=args.lr, eval_every=args.eval_every
+    )
 
     # Tracked during training: the relative error of u(0, 0), as the "relative L2 error" of
     # a one-point test set at the origin z = 0 (Brownian points at time 0 are the origin).
@@ -171,6 +240,8 @@ def _run_pinn(problem, args: argparse.Namespace, out: Path) -> ParabolicRun:
         details={
             "estimator": args.estimator,
             "samples": args.samples,
+            "terminal": terminal,
+            "averaged_steps": averaged,
             "steps": solution.steps,
             "batch": args.batch,
             "lr": args.lr,

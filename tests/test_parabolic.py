@@ -1,6 +1,7 @@
 """Parabolic problems (forward form v_tau = Δv + f(v)) and `pinnkit solve --method mol|pinn`."""
 
 import json
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -9,7 +10,8 @@ import pytest
 from helpers import assert_close, rejected
 
 import pinnkit as pk
-from pinnkit.cli import main
+from pinnkit._parabolic_cli import run_parabolic
+from pinnkit.cli import _build_parser, main
 from pinnkit.problems import (
     MONTE_CARLO_REFERENCES,
     PARABOLIC_PROBLEMS,
@@ -135,12 +137,22 @@ def test_cli_mol_matches_closed_form(tmp_path, capsys):
 
 
 def test_cli_pinn_writes_the_result(tmp_path):
-    code, result, out = _solve(
-        tmp_path,
-        *"heat-quadratic --dim 2 --method pinn --estimator stde --samples 1 --steps 40".split(),
-        *"--batch 8 --width 8 --depth 1 --eval-every 20 --test-size 50 --lr 1e-2".split(),
-    )
-    assert code == 0
+    # Through the command line's parser, with the hard terminal and parameter averaging.
+    argv = [
+        *"solve heat-quadratic --dim 2 --method pinn --estimator stde --samples 1".split(),
+        *"--steps 40 --batch 8 --width 8 --depth 1 --eval-every 20 --test-size 50".split(),
+        *["--lr", "1e-2", "--no-progress", "--out", str(tmp_path / "run")],
+    ]
+    args = _build_parser().parse_args(argv)
+    args.terminal, args.average = "hard", 0.5
+    result = run_parabolic(args)
+    out = Path(result["out"])
+    assert result["terminal"] == "hard" and result["averaged_steps"] == 20
+    assert result["curve"]["u"][-1] == pytest.approx(0.0, abs=1e-6)  # g(0) at t = T, exactly
+    for name, value, match in (("terminal", "exact", "--terminal"), ("average", 1.5, "--average")):
+        bad = _build_parser().parse_args(argv)
+        setattr(bad, name, value)
+        rejected(lambda bad=bad: run_parabolic(bad), match)
     assert PARABOLIC_KEYS <= set(result) and result["estimator"] == "stde"
     assert result["reference"] == pytest.approx(1.2)
     assert result["rel_error"] == pytest.approx(abs(result["value"] - 1.2) / 1.2)
@@ -169,3 +181,36 @@ def test_problems_command_lists_parabolic(capsys):
     out = capsys.readouterr().out
     for name in PARABOLIC_PROBLEMS:
         assert name in out
+
+
+def test_hard_terminal_network_and_loss(x64):
+    # terminal="hard": u = g + (t - T) net meets g at t = T exactly; the loss is the residual.
+    problem = get_parabolic_problem("sine-gordon-parabolic", 3)
+    net = problem.space_time_network(jax.random.key(0), width=8, depth=1, terminal="hard")
+    assert isinstance(net, pk.HardInitial) and net.initial_time == problem.T
+    x = jnp.array([0.3, -0.2, 0.5])
+    assert_close(net(jnp.append(x, problem.T)), problem.initial(x), rtol=1e-12)
+    assert abs(float(net(jnp.append(x, 0.0)) - problem.initial(x))) > 1e-6
+    loss = problem.space_time_loss(pk.Exact(), batch_size=4, terminal="hard")
+    assert set(loss.terms) == {"residual"}
+    rejected(lambda: problem.space_time_loss(terminal="exact"), "'soft' or 'hard'")
+    rejected(lambda: problem.space_time_network(jax.random.key(0), terminal="x"), "'soft'")
+
+
+def test_tail_average_lands_on_the_mean_of_the_last_iterates(x64):
+    # SGD on |p|^2 / 2 with rate 0.1: p_k = 0.9^k p_0; the last update moves to the mean of
+    # p_{n-m+1}, ..., p_n (m = tail), whatever the inner optimizer did there.
+    import optax
+
+    from pinnkit._parabolic_cli import tail_average
+
+    steps, tail, p0 = 6, 3, jnp.array([1.0, -2.0])
+    optimizer = tail_average(optax.sgd(0.1), steps, tail)
+    params, state = p0, optimizer.init(p0)
+    for _ in range(steps):
+        updates, state = optimizer.update(params, state, params)  # gradient of |p|^2 / 2
+        params = optax.apply_updates(params, updates)
+    expected = p0 * np.mean([0.9**k for k in range(steps - tail + 1, steps + 1)])
+    assert_close(params, expected, rtol=1e-12)
+    assert tail_average(optax.sgd(0.1), steps, 0) is not None
+    rejected(lambda: tail_average(optax.sgd(0.1), steps, steps + 1), "averaged steps")

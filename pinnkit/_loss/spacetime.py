@@ -20,51 +20,54 @@ class SliceBatch(eqx.Module):
     gradients: Float[Array, "batch space"]
 
 
-def _slice_sample(
-    sampler: AbstractSampler,
-    target: Callable[[Point], Scalar],
-    time: float,
-    batch_size: int,
-    with_gradient: bool,
-    key: Key,
-) -> SliceBatch:
-    z = sampler(key, batch_size)
-    z = z.at[:, -1].set(time)
-    x = z[:, :-1]
-    targets = jax.vmap(target)(x)
-    if with_gradient:
-        gradients = jax.vmap(jax.grad(target))(x)
-    else:
-        gradients = jnp.zeros((batch_size, 0), z.dtype)
-    return SliceBatch(z, targets, gradients)
+class _AbstractSliceLoss(AbstractLoss):
+    """The loss of [`pinnkit.TerminalLoss`][] and [`pinnkit.InitialLoss`][]: data on the time
+    slice `time`, with an optional gradient term. Subclasses declare the fields (with their
+    own defaults)."""
+
+    target: eqx.AbstractVar[Callable[[Point], Scalar]]
+    sampler: eqx.AbstractVar[AbstractSampler]
+    time: eqx.AbstractVar[float]
+    gradient_weight: eqx.AbstractVar[float]
+    batch_size: eqx.AbstractVar[int]
+
+    def __check_init__(self):
+        if not isinstance(self.sampler, AbstractSampler):
+            raise TypeError(
+                f"sampler must be an AbstractSampler, got {type(self.sampler).__name__}"
+            )
+        if self.sampler.dim < 2:
+            raise ValueError(
+                f"the sampler must draw space-time points z = (x, t) of dimension >= 2, "
+                f"got dimension {self.sampler.dim}"
+            )
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if not self.gradient_weight >= 0:
+            raise ValueError(f"gradient_weight must be >= 0, got {self.gradient_weight}")
+
+    def sample(self, key: Key) -> SliceBatch:
+        z = self.sampler(key, self.batch_size)
+        z = z.at[:, -1].set(self.time)
+        x = z[:, :-1]
+        targets = jax.vmap(self.target)(x)
+        if self.gradient_weight > 0:
+            gradients = jax.vmap(jax.grad(self.target))(x)
+        else:
+            gradients = jnp.zeros((self.batch_size, 0), z.dtype)
+        return SliceBatch(z, targets, gradients)
+
+    def __call__(self, model: Callable[[Point], Scalar], batch: SliceBatch, key: Key) -> Scalar:
+        del key
+        value = jnp.mean((jax.vmap(model)(batch.points) - batch.targets) ** 2)
+        if self.gradient_weight == 0:
+            return value
+        # The gradient in space: drop the time component of the gradient in z = (x, t).
+        gradients = jax.vmap(jax.grad(model))(batch.points)[:, :-1]
+        return value + self.gradient_weight * jnp.mean((gradients - batch.gradients) ** 2)
 
 
-def _slice_loss(
-    model: Callable[[Point], Scalar], batch: SliceBatch, gradient_weight: float
-) -> Scalar:
-    value = jnp.mean((jax.vmap(model)(batch.points) - batch.targets) ** 2)
-    if gradient_weight == 0:
-        return value
-    # The gradient in space: drop the time component of the gradient in z = (x, t).
-    gradients = jax.vmap(jax.grad(model))(batch.points)[:, :-1]
-    return value + gradient_weight * jnp.mean((gradients - batch.gradients) ** 2)
-
-
-def _check(sampler: AbstractSampler, batch_size: int, gradient_weight: float) -> None:
-    if not isinstance(sampler, AbstractSampler):
-        raise TypeError(f"sampler must be an AbstractSampler, got {type(sampler).__name__}")
-    if sampler.dim < 2:
-        raise ValueError(
-            f"the sampler must draw space-time points z = (x, t) of dimension >= 2, "
-            f"got dimension {sampler.dim}"
-        )
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if not gradient_weight >= 0:
-        raise ValueError(f"gradient_weight must be >= 0, got {gradient_weight}")
-
-
-class TerminalLoss(AbstractLoss):
+class TerminalLoss(_AbstractSliceLoss):
     r"""Terminal data $u(T, x) = g(x)$ of a backward problem, with an optional gradient term:
 
     $$\frac1N \sum_n \big(u(x_n, T) - g(x_n)\big)^2
@@ -92,20 +95,8 @@ class TerminalLoss(AbstractLoss):
     gradient_weight: float = eqx.field(default=0.0, static=True)
     batch_size: int = eqx.field(default=100, static=True)
 
-    def __check_init__(self):
-        _check(self.sampler, self.batch_size, self.gradient_weight)
 
-    def sample(self, key: Key) -> SliceBatch:
-        return _slice_sample(
-            self.sampler, self.target, self.time, self.batch_size, self.gradient_weight > 0, key
-        )
-
-    def __call__(self, model: Callable[[Point], Scalar], batch: SliceBatch, key: Key) -> Scalar:
-        del key
-        return _slice_loss(model, batch, self.gradient_weight)
-
-
-class InitialLoss(AbstractLoss):
+class InitialLoss(_AbstractSliceLoss):
     r"""Initial data $u(x, t_0) = g(x)$ of a forward problem, with an optional gradient term:
     the same loss as [`pinnkit.TerminalLoss`][] on the slice $t = t_0$.
 
@@ -124,15 +115,3 @@ class InitialLoss(AbstractLoss):
     time: float = eqx.field(default=0.0, static=True)
     gradient_weight: float = eqx.field(default=0.0, static=True)
     batch_size: int = eqx.field(default=100, static=True)
-
-    def __check_init__(self):
-        _check(self.sampler, self.batch_size, self.gradient_weight)
-
-    def sample(self, key: Key) -> SliceBatch:
-        return _slice_sample(
-            self.sampler, self.target, self.time, self.batch_size, self.gradient_weight > 0, key
-        )
-
-    def __call__(self, model: Callable[[Point], Scalar], batch: SliceBatch, key: Key) -> Scalar:
-        del key
-        return _slice_loss(model, batch, self.gradient_weight)

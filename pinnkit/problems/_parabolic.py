@@ -23,6 +23,7 @@ from .._estimator.exact import Exact
 from .._loss.losses import ResidualLoss, WeightedSum
 from .._loss.spacetime import TerminalLoss
 from .._network.base import AbstractNetwork
+from .._network.initial import HardInitial
 from .._network.mlp import MLP
 from .._operator.base import AbstractOperator, Laplacian
 from .._operator.pde import AbstractPDE
@@ -224,10 +225,32 @@ class ParabolicProblem(eqx.Module):
         return SpaceTimePDE(self.pde, self.dim, "backward")
 
     def space_time_network(
-        self, key: PRNGKeyArray, width: int = 128, depth: int = 3, activation: str = "tanh"
+        self,
+        key: PRNGKeyArray,
+        width: int = 128,
+        depth: int = 3,
+        activation: str = "tanh",
+        terminal: str = "soft",
     ) -> AbstractNetwork:
-        """An [`pinnkit.MLP`][] of $z = (x, t)$ (dimension `dim + 1`, time last)."""
-        return MLP(self.dim + 1, width, depth, activation, key=key)
+        r"""A network of $z = (x, t)$ (dimension `dim + 1`, time last).
+
+        **Arguments:**
+
+        - `key`: the initialization key.
+        - `width`, `depth`, `activation`: the [`pinnkit.MLP`][] (default 128, 3, `"tanh"`).
+        - `terminal`: `"soft"` (default) for the MLP itself, whose terminal data a loss term
+          imposes; `"hard"` for $u(x, t) = g(x) + (t - T)\,\mathrm{MLP}(x, t)$, a
+          [`pinnkit.HardInitial`][] with `initial_time=T`: exact at $t = T$ whatever the
+          parameters, so the MLP only learns the correction. Pair it with
+          `space_time_loss(..., terminal="hard")`.
+
+        **Returns:** the [`pinnkit.MLP`][], or the [`pinnkit.HardInitial`][] around it.
+        """
+        _check_terminal(terminal)
+        mlp = MLP(self.dim + 1, width, depth, activation, key=key)
+        if terminal == "soft":
+            return mlp
+        return HardInitial(mlp, self.terminal, initial_time=self.T)
 
     def space_time_loss(
         self,
@@ -235,6 +258,7 @@ class ParabolicProblem(eqx.Module):
         batch_size: int = 100,
         terminal_weight: float = 20.0,
         gradient_weight: float = 0.05,
+        terminal: str = "soft",
         **kwargs,
     ) -> WeightedSum:
         r"""The space-time PINN loss of the STDE paper (MATH.md §4):
@@ -249,10 +273,15 @@ class ParabolicProblem(eqx.Module):
         - `estimator`: evaluates $u_t$ and $\Delta_x u$ (default [`pinnkit.Exact`][]).
         - `batch_size`: residual and terminal points per step (default 100).
         - `terminal_weight`, `gradient_weight`: the weights 20 and 0.05 above.
+        - `terminal`: `"soft"` (default) for the loss above; `"hard"` for the residual alone,
+          for the network of `space_time_network(..., terminal="hard")`, which meets the
+          terminal data exactly.
         - `kwargs`: passed to [`pinnkit.ResidualLoss`][] (`sharing`, `unbiased`).
 
-        **Returns:** a [`pinnkit.WeightedSum`][] with terms `"residual"` and `"terminal"`.
+        **Returns:** a [`pinnkit.WeightedSum`][] with terms `"residual"` and `"terminal"`
+        (`"residual"` only for `terminal="hard"`).
         """
+        _check_terminal(terminal)
         residual = ResidualLoss(
             self.space_time_pde(),
             Brownian(self.dim, self.T),
@@ -260,16 +289,21 @@ class ParabolicProblem(eqx.Module):
             batch_size=batch_size,
             **kwargs,
         )
-        terminal = TerminalLoss(
+        if terminal == "hard":
+            return WeightedSum({"residual": residual})
+        data = TerminalLoss(
             self.terminal,
             Brownian(self.dim, self.T, time=self.T),
             self.T,
             gradient_weight=gradient_weight,
             batch_size=batch_size,
         )
-        return WeightedSum(
-            {"residual": residual, "terminal": terminal}, {"terminal": terminal_weight}
-        )
+        return WeightedSum({"residual": residual, "terminal": data}, {"terminal": terminal_weight})
+
+
+def _check_terminal(terminal: str) -> None:
+    if terminal not in ("soft", "hard"):
+        raise ValueError(f"terminal must be 'soft' or 'hard', got {terminal!r}")
 
 
 @dataclass(frozen=True)
