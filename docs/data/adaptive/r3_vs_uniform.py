@@ -26,6 +26,7 @@ seeds) and one JSON line with every number. `--quick` is a tiny smoke run.
 import argparse
 import json
 import time
+from collections.abc import Callable
 
 import equinox as eqx
 import jax
@@ -59,28 +60,32 @@ def make_problem(name, eps):
         def exact(x):
             return jnp.tanh(x[0] / eps)
 
-        def boundary(x):  # linear interpolation of u*(-1), u*(1)
+        def linear(x):  # linear interpolation of u*(-1), u*(1)
             return x[0] * jnp.tanh(1.0 / eps)
 
-        return 1, exact, boundary
+        return 1, exact, linear
     if name == "bump2d":
         centre = jnp.array([0.3, -0.2])
 
         def exact(x):
             return jnp.exp(-jnp.sum((x - centre) ** 2) / (2 * eps**2))
 
-        def boundary(x):  # u* < 1e-20 on the boundary for eps <= 0.1
+        def zero(x):  # u* < 1e-20 on the boundary for eps <= 0.1
             return jnp.zeros((), x.dtype)
 
-        return 2, exact, boundary
+        return 2, exact, zero
     raise ValueError(f"unknown problem {name!r}; choose 'front1d' or 'bump2d'")
 
 
 class Poisson(pk.AbstractPDE):
     """-Δu = f with f = -Δu* of a closed-form u*."""
 
-    exact: object
-    operators: tuple = (pk.Laplacian(),)
+    exact: Callable
+    operators: tuple
+
+    def __init__(self, exact: Callable):
+        self.exact = exact
+        self.operators = (pk.Laplacian(),)
 
     def source(self, x):
         return -jnp.trace(jax.hessian(self.exact)(x))
@@ -120,7 +125,7 @@ def run(args, sampler_name, seed):
     solution = solver.solve(network, args.steps, train_key, test_set=test, progress=False)
     wall = time.perf_counter() - start
     # Where the training points of the last step lie: the share within 2 eps of the feature.
-    if sampler_name in ("r3", "rar"):
+    if isinstance(sampler, pk.AbstractAdaptiveSampler):
         points = np.asarray(sampler.points(solution.loss_state))
     else:
         points = np.asarray(sampler(jax.random.key(0), args.batch))
@@ -130,7 +135,7 @@ def run(args, sampler_name, seed):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description="R3 against uniform sampling at equal steps")
     parser.add_argument("--problem", default="front1d", choices=["front1d", "bump2d"])
     parser.add_argument("--eps", type=float, default=0.02, help="feature width")
     parser.add_argument("--steps", type=int, default=5000)
