@@ -24,78 +24,31 @@ from jaxtyping import Array, PyTree
 from .._loss.losses import AbstractLoss
 from .._network.base import AbstractNetwork
 from .._types import Key
+from . import lbfgs
 from .checkpoint import CheckpointError, checkpoint_metadata, load_checkpoint, save_checkpoint
 from .optimizers import make_optimizer
+from .parallel import replicate, split_batch
 from .reference import TestSet
+from .solution import (
+    HISTORY,
+    LOSS_STATE_FOLD,
+    RESULTS as RESULTS,
+    Solution as Solution,
+    advance_bar,
+    all_finite,
+    make_solution,
+    progress_bar,
+    record_errors,
+    select,
+)
 
 
-class RESULTS(eqx.Enumeration):
-    """How a solve ended. `Solution.result` holds one of these."""
-
-    successful = ""
-    nonfinite_loss = (
-        "The loss or its gradient became non-finite. The network from the last finite step is "
-        "kept. Likely causes: a learning rate too large for this problem, a network output that "
-        "overflows (check the initialization and the input scale), or a PDE residual that is "
-        "undefined for some inputs. Try a smaller learning rate."
-    )
-    interrupted = (
-        "Training was interrupted (Ctrl-C / SIGINT) after the last completed chunk of steps. "
-        "With a checkpoint folder, that state was saved; solve again with resume=True "
-        "(`pinnkit solve ... --resume`) to continue."
-    )
-    lbfgs_stalled = (
-        "L-BFGS stopped making progress: its line search found no step that decreases the "
-        "loss, or the loss did not decrease for `patience` iterations. The network with the "
-        "lowest loss is kept. This is expected once the loss on the fixed points is near its "
-        "floor in the working precision; float64 (`--x64`) or more points may help."
-    )
-
-
-class Solution(eqx.Module):
-    """The outcome of [`pinnkit.PINNSolver.solve`][].
-
-    **Attributes:**
-
-    - `network`: the trained network (the last one with a finite loss).
-    - `history`: a dict of NumPy arrays: `step` and `loss` for every step; `eval_step`,
-      `rel_l2`, `rel_l1` at each evaluation when a test set was given.
-    - `metrics`: the final errors on the test set (empty without one).
-    - `result`: a `RESULTS` item; `RESULTS.successful` unless training stopped early.
-    - `message`: why training stopped early, naming the step; empty when successful.
-    - `steps`: the number of completed steps.
-    - `wall_s`: seconds spent in `solve`, compilation and evaluation included.
-    - `loss_state`: the loss's state after the last step (see
-      [`pinnkit.AbstractLoss.init_state`][]; `None` for stateless losses).
-    """
-
-    network: AbstractNetwork
-    history: dict[str, np.ndarray]
-    metrics: dict[str, float]
-    result: Any
-    message: str
-    steps: int
-    wall_s: float
-    loss_state: PyTree = None
+_split_batch = split_batch  # the name tests/test_sharding.py imports from here
 
 
 def linear_decay_adam(learning_rate: float, steps: int) -> optax.GradientTransformation:
     """Adam with the learning rate decayed linearly from `learning_rate` to 0 over `steps`."""
     return make_optimizer("adam", learning_rate, steps, "linear")
-
-
-def _all_finite(tree: PyTree) -> Array:
-    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)]
-    return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
-
-
-_LOSS_STATE_FOLD = 2**31 - 1
-"""`loss.init_state` gets `fold_in(key, _LOSS_STATE_FOLD)`; step n's keys come from
-`fold_in(key, n)`, so the two never meet for any practical number of steps."""
-
-
-def _select(pred: Array, a: PyTree, b: PyTree) -> PyTree:
-    return jax.tree_util.tree_map(lambda x, y: jnp.where(pred, x, y), a, b)
 
 
 class PINNSolver(eqx.Module):
@@ -201,18 +154,18 @@ class PINNSolver(eqx.Module):
         start = time.perf_counter()
         if self.mesh is not None:
             # Check the batch shapes before compiling anything.
-            _split_batch(jax.eval_shape(self.loss.sample, key), self.mesh)
+            split_batch(jax.eval_shape(self.loss.sample, key), self.mesh)
         optimizer = self.optimizer or linear_decay_adam(self.learning_rate, steps)
         params, static = eqx.partition(network, eqx.is_inexact_array)
         # Copy, so that donating buffers to the training step leaves the caller's network intact.
         params = jax.tree_util.tree_map(jnp.copy, params)
-        loss_state = self.loss.init_state(jax.random.fold_in(key, _LOSS_STATE_FOLD))
+        loss_state = self.loss.init_state(jax.random.fold_in(key, LOSS_STATE_FOLD))
         state = (params, optimizer.init(params), loss_state)
         previous = jax.tree_util.tree_map(jnp.copy, state)
         eval_every = _round_up(self.eval_every, self.log_every)
         every = _round_up(checkpoint_every or self.eval_every, self.log_every)
 
-        history: dict[str, list] = {name: [] for name in _HISTORY}
+        history: dict[str, list] = {name: [] for name in HISTORY}
         logs: dict[str, float] = {}
         done, elapsed, saved_step = 0, 0.0, None
         folder = None if checkpoint_dir is None else Path(checkpoint_dir)
@@ -227,7 +180,7 @@ class PINNSolver(eqx.Module):
                     "previous": previous,
                     "history": {
                         name: np.zeros(record["history"][name], dtype)
-                        for name, dtype in _HISTORY.items()
+                        for name, dtype in HISTORY.items()
                     },
                 }
                 tree, record = load_checkpoint(folder, template)
@@ -244,20 +197,13 @@ class PINNSolver(eqx.Module):
                     if history[name]:
                         logs[name] = history[name][-1]
         if self.mesh is not None:
-            state, previous, key = _replicate((state, previous, key), self.mesh)
+            state, previous, key = replicate((state, previous, key), self.mesh)
         params = state[0]
         chunk_fn = _make_chunk(self.loss, optimizer, static, self.mesh)
 
         def evaluate(step: int) -> None:
-            if test_set is None:
-                return
-            errors = test_set.errors(eqx.combine(params, static))
-            history["eval_step"].append(step)
-            for name in ("rel_l2", "rel_l1"):
-                logs[name] = float(errors[name])
-                history[name].append(logs[name])
-            if callback is not None:
-                callback(step, dict(logs))
+            if test_set is not None:
+                record_errors(test_set, eqx.combine(params, static), step, history, logs, callback)
 
         def save(step: int) -> None:
             nonlocal saved_step
@@ -267,20 +213,20 @@ class PINNSolver(eqx.Module):
                 "state": state,
                 "previous": previous,
                 "history": {
-                    name: np.asarray(history[name], dtype) for name, dtype in _HISTORY.items()
+                    name: np.asarray(history[name], dtype) for name, dtype in HISTORY.items()
                 },
             }
             metadata = {
                 "step": step,
                 "steps": steps,
                 "wall_s": elapsed + time.perf_counter() - start,
-                "history": {name: len(history[name]) for name in _HISTORY},
+                "history": {name: len(history[name]) for name in HISTORY},
                 "fingerprint": fingerprint,
             }
             save_checkpoint(folder, arrays, metadata)
             saved_step = step
 
-        bar = _progress_bar(steps, progress, done)
+        bar = progress_bar(steps, progress, done)
         result, message = RESULTS.successful, ""
         with _GracefulInterrupt() as interrupt:
             while done < steps:
@@ -295,9 +241,7 @@ class PINNSolver(eqx.Module):
                 done += kept
                 if kept:
                     logs["loss"] = float(losses[kept - 1])
-                if bar is not None:
-                    bar.update(kept)
-                    bar.set_postfix({k: f"{v:.3e}" for k, v in logs.items()}, refresh=False)
+                advance_bar(bar, kept, logs)
                 if bad >= 0:
                     result = RESULTS.nonfinite_loss
                     message = (
@@ -333,11 +277,10 @@ class PINNSolver(eqx.Module):
                     raise KeyboardInterrupt(message)
                 raise RuntimeError(message)
             warnings.warn(message, RuntimeWarning, stacklevel=2)
-        metrics = {name: logs[name] for name in ("rel_l2", "rel_l1") if name in logs}
-        return Solution(
-            network=eqx.combine(params, static),
-            history={k: np.asarray(v, _HISTORY[k]) for k, v in history.items()},
-            metrics=metrics,
+        return make_solution(
+            eqx.combine(params, static),
+            history,
+            logs,
             result=result,
             message=message,
             steps=done,
@@ -389,93 +332,20 @@ class PINNSolver(eqx.Module):
         which iteration), `RESULTS.nonfinite_loss` at a non-finite loss or gradient, and
         `RESULTS.successful` when it ran all `steps`.
         """
-        if not isinstance(network, AbstractNetwork):
-            raise TypeError(f"network must be an AbstractNetwork, got {type(network).__name__}")
-        for name, value, least in (
-            ("steps", steps, 0),
-            ("memory_size", memory_size, 1),
-            ("max_linesearch_steps", max_linesearch_steps, 1),
-            ("patience", patience, 1),
-        ):
-            if value < least:
-                raise ValueError(f"{name} must be >= {least}, got {value}")
-        start = time.perf_counter()
-        params, static = eqx.partition(network, eqx.is_inexact_array)
-        params = jax.tree_util.tree_map(jnp.copy, params)
-        if loss_state is None:
-            loss_state = self.loss.init_state(jax.random.fold_in(key, _LOSS_STATE_FOLD))
-        sample_key, loss_key = jax.random.split(key)
-        batch, _ = eqx.filter_jit(self.loss.next_batch)(network, loss_state, sample_key)
-        optimizer = optax.lbfgs(
-            memory_size=memory_size,
-            linesearch=optax.scale_by_zoom_linesearch(
-                max_linesearch_steps=max_linesearch_steps, initial_guess_strategy="one"
-            ),
-        )
-        if self.mesh is not None:
-            _split_batch(batch, self.mesh)  # checks the shapes
-            params, batch, loss_key = _replicate((params, batch, loss_key), self.mesh)
-        run = _make_lbfgs_run(self.loss, optimizer, static, patience, self.mesh)
-        carry = _lbfgs_init(params, optimizer)
-        history: dict[str, list] = {name: [] for name in _HISTORY}
-        logs: dict[str, float] = {}
-        bar = _progress_bar(steps, progress)
-        done, status, where = 0, 0, -1
-        while done < steps and status == 0:
-            n = min(self.log_every, steps - done)
-            carry, losses, (status, where) = run(batch, loss_key, carry, jnp.arange(done, done + n))
-            status, where = int(status), int(where)
-            kept = n if status == 0 else where - done + 1
-            history["step"].extend(range(done, done + kept))
-            history["loss"].extend(np.asarray(losses)[:kept].tolist())
-            done += kept
-            logs["loss"] = history["loss"][-1]
-            if bar is not None:
-                bar.update(kept)
-                bar.set_postfix({k: f"{v:.3e}" for k, v in logs.items()}, refresh=False)
-        if bar is not None:
-            bar.close()
-        params = _lbfgs_best(carry, status)
-        if history["loss"]:
-            logs["loss"] = float(carry[2] if status else min(carry[2], _final_value(carry)))
-        result, message = RESULTS.successful, ""
-        if status == _NONFINITE:
-            result = RESULTS.nonfinite_loss
-            message = (
-                f"L-BFGS stopped at iteration {where}: the loss or its gradient became "
-                "non-finite; the network with the lowest loss is kept"
-            )
-            warnings.warn(message, RuntimeWarning, stacklevel=2)
-        elif status in (_LINESEARCH, _NO_DECREASE):
-            result = RESULTS.lbfgs_stalled
-            why = (
-                "its line search found no step that decreases the loss"
-                if status == _LINESEARCH
-                else f"the loss did not decrease for {patience} iterations"
-            )
-            message = (
-                f"L-BFGS stalled at iteration {where}: {why} "
-                f"(lowest loss {logs['loss']:.3e}); the network with the lowest loss is kept"
-            )
-        model = eqx.combine(params, static)
-        if test_set is not None:
-            errors = test_set.errors(model)
-            history["eval_step"].append(done)
-            for name in ("rel_l2", "rel_l1"):
-                logs[name] = float(errors[name])
-                history[name].append(logs[name])
-            if callback is not None:
-                callback(done, dict(logs))
-        metrics = {name: logs[name] for name in ("rel_l2", "rel_l1") if name in logs}
-        return Solution(
-            network=model,
-            history={k: np.asarray(v, _HISTORY[k]) for k, v in history.items()},
-            metrics=metrics,
-            result=result,
-            message=message,
-            steps=done,
-            wall_s=time.perf_counter() - start,
+        return lbfgs.refine(
+            self.loss,
+            network,
+            steps,
+            key,
+            mesh=self.mesh,
+            log_every=self.log_every,
             loss_state=loss_state,
+            test_set=test_set,
+            memory_size=memory_size,
+            max_linesearch_steps=max_linesearch_steps,
+            patience=patience,
+            progress=progress,
+            callback=callback,
         )
 
     def _fingerprint(
@@ -499,17 +369,6 @@ class PINNSolver(eqx.Module):
             "key": _digest(key, values=True),
             "config": config,
         }
-
-
-_HISTORY = {
-    "step": np.int64,
-    "loss": np.float64,
-    "eval_step": np.int64,
-    "rel_l2": np.float64,
-    "rel_l1": np.float64,
-}
-"""The per-run history lists and the dtypes they are stored with (losses and errors are
-Python floats on the host, so float64 holds them exactly)."""
 
 
 def _round_up(n: int, multiple: int) -> int:
@@ -582,136 +441,6 @@ class _GracefulInterrupt:
             signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-def _progress_bar(total: int, enabled: bool, initial: int = 0):
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, mininterval=0.5)
-
-
-def _replicate(tree: PyTree, mesh: Mesh) -> PyTree:
-    """Copy every array of `tree` onto every device of `mesh`. Each process passes the same
-    values (as a host-local array), so this also works when the mesh spans several processes,
-    where `jax.device_put` cannot reach the other processes' devices."""
-    replicated = NamedSharding(mesh, PartitionSpec())
-    dynamic, static = eqx.partition(tree, eqx.is_array)
-    dynamic = jax.jit(lambda x: x, out_shardings=replicated)(dynamic)
-    return eqx.combine(dynamic, static)
-
-
-def _split_batch(batch: PyTree, mesh: Mesh) -> PyTree:
-    """Constrain every array of `batch` with a leading axis to be split along that axis across
-    all the devices of `mesh`; scalars are replicated. Also checks the shapes, so it can be
-    called on `jax.eval_shape` output.
-    """
-    devices = mesh.size
-    split = NamedSharding(mesh, PartitionSpec(mesh.axis_names))
-    replicated = NamedSharding(mesh, PartitionSpec())
-
-    def one(path, x):
-        if not hasattr(x, "shape"):
-            return x
-        if x.ndim == 0:
-            sharding = replicated
-        elif x.shape[0] % devices:
-            where = jax.tree_util.keystr(path) or "the batch"
-            raise ValueError(
-                f"data-parallel training over {devices} devices needs every batch size to be "
-                f"divisible by {devices}, but {where} from loss.sample has {x.shape[0]} rows; "
-                f"choose a batch_size that is a multiple of {devices}, or a mesh with fewer "
-                "devices"
-            )
-        else:
-            sharding = split
-        if isinstance(x, jax.ShapeDtypeStruct):
-            return x
-        return jax.lax.with_sharding_constraint(x, sharding)
-
-    return jax.tree_util.tree_map_with_path(one, batch)
-
-
-_NONFINITE, _LINESEARCH, _NO_DECREASE = 1, 2, 3
-"""Why L-BFGS stopped early (0: it did not)."""
-
-
-def _lbfgs_init(params: PyTree, optimizer: optax.GradientTransformation) -> tuple:
-    """The L-BFGS carry: parameters, optimizer state, lowest loss, its parameters, iterations
-    since it last decreased, and the stop reason and iteration."""
-    inf = jnp.array(jnp.inf, jax.tree_util.tree_leaves(params)[0].dtype)
-    copy = jax.tree_util.tree_map(jnp.copy, params)
-    return (params, optimizer.init(params), inf, copy, jnp.array(0), jnp.array(0), jnp.array(-1))
-
-
-def _lbfgs_best(carry: tuple, status: int) -> PyTree:
-    """The parameters with the lowest loss seen, including the last iterate when L-BFGS ran
-    to the end (its value is in the line search's state)."""
-    params, _, best, best_params, *_ = carry
-    if status == 0 and bool(_final_value(carry) < best):
-        return params
-    return best_params
-
-
-def _final_value(carry: tuple) -> Array:
-    value = optax.tree.get(carry[1], "value")
-    return jnp.where(jnp.isfinite(value), value, jnp.inf)
-
-
-def _make_lbfgs_run(
-    loss: AbstractLoss,
-    optimizer: optax.GradientTransformationExtraArgs,
-    static: PyTree,
-    patience: int,
-    mesh: Mesh | None,
-):
-    """The jitted `run(batch, key, carry, indices)` behind `PINNSolver.refine`: L-BFGS
-    iterations on a fixed batch and key, stopping (holding the parameters) at a non-finite
-    loss, a failed line search, or `patience` iterations without a decrease."""
-
-    @eqx.filter_jit
-    def run(batch, key, carry, indices):
-        if mesh is not None:
-            batch = _split_batch(batch, mesh)
-
-        def value_fn(params):
-            return loss(eqx.combine(params, static), batch, key)
-
-        value_and_grad = optax.value_and_grad_from_state(value_fn)
-
-        def step(carry, index):
-            params, opt_state, best, best_params, since, status, where = carry
-            value, grad = value_and_grad(params, state=opt_state)
-            updates, new_opt_state = optimizer.update(
-                grad, opt_state, params, value=value, grad=grad, value_fn=value_fn
-            )
-            new_params = optax.apply_updates(params, updates)
-            finite = jnp.isfinite(value) & _all_finite(grad)
-            improved = finite & (value < best)
-            best = jnp.where(improved, value, best)
-            best_params = _select(improved, params, best_params)
-            since = jnp.where(improved, 0, since + 1)
-            info = optax.tree.get(new_opt_state, "info")
-            failed = info.decrease_error > 0
-            reason = jnp.where(
-                ~finite,
-                _NONFINITE,
-                jnp.where(failed, _LINESEARCH, jnp.where(since >= patience, _NO_DECREASE, 0)),
-            )
-            running = status == 0
-            stop = running & (reason != 0)
-            advance = running & ~stop
-            params, opt_state = _select(advance, (new_params, new_opt_state), (params, opt_state))
-            status = jnp.where(stop, reason, status)
-            where = jnp.where(stop, index, where)
-            carry = (params, opt_state, best, best_params, since, status, where)
-            return carry, value
-
-        carry, values = jax.lax.scan(step, carry, indices)
-        return carry, values, (carry[5], carry[6])
-
-    return run
-
-
 def _make_chunk(
     loss: AbstractLoss,
     optimizer: optax.GradientTransformation,
@@ -771,19 +500,19 @@ def _run(fixed, state, previous, start, indices):
         model = eqx.combine(jax.lax.stop_gradient(params), static)
         batch, new_loss_state = loss.next_batch(model, loss_state, sample_key)
         if mesh is not None:
-            batch = _split_batch(batch, mesh)
+            batch = split_batch(batch, mesh)
         value, grads = jax.value_and_grad(loss_of_params)(params, batch, loss_key)
         updates, new_opt_state = optimizer.update(grads, opt_state, params)
         new_params = optax.apply_updates(params, updates)
-        ok = jnp.isfinite(value) & _all_finite(grads)
+        ok = jnp.isfinite(value) & all_finite(grads)
         first_failure = (bad_step < 0) & ~ok
         # On success, step forward and remember where we came from. On the first failure, go
         # back to the previous state: its loss (the last one recorded) was finite. Afterwards,
         # stay put.
         current = (params, opt_state, loss_state)
         advanced = (new_params, new_opt_state, new_loss_state)
-        state = _select((bad_step < 0) & ok, advanced, _select(first_failure, previous, current))
-        previous = _select((bad_step < 0) & ok, current, previous)
+        state = select((bad_step < 0) & ok, advanced, select(first_failure, previous, current))
+        previous = select((bad_step < 0) & ok, current, previous)
         bad_step = jnp.where(first_failure, step_index, bad_step)
         return (state, previous, base_key, bad_step), value
 

@@ -1,0 +1,152 @@
+"""What the training loops share: the result codes, the [`pinnkit.Solution`][] they return
+and its history layout, the key of the loss state, the progress bar and two tree helpers.
+
+`PINNSolver.solve` (first-order optimizers, `pinn.py`) and `PINNSolver.refine` (L-BFGS,
+`lbfgs.py`) both use them.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, PyTree
+
+from .._network.base import AbstractNetwork
+from .reference import TestSet
+
+
+class RESULTS(eqx.Enumeration):
+    """How a solve ended. `Solution.result` holds one of these."""
+
+    successful = ""
+    nonfinite_loss = (
+        "The loss or its gradient became non-finite. The network from the last finite step is "
+        "kept. Likely causes: a learning rate too large for this problem, a network output that "
+        "overflows (check the initialization and the input scale), or a PDE residual that is "
+        "undefined for some inputs. Try a smaller learning rate."
+    )
+    interrupted = (
+        "Training was interrupted (Ctrl-C / SIGINT) after the last completed chunk of steps. "
+        "With a checkpoint folder, that state was saved; solve again with resume=True "
+        "(`pinnkit solve ... --resume`) to continue."
+    )
+    lbfgs_stalled = (
+        "L-BFGS stopped making progress: its line search found no step that decreases the "
+        "loss, or the loss did not decrease for `patience` iterations. The network with the "
+        "lowest loss is kept. This is expected once the loss on the fixed points is near its "
+        "floor in the working precision; float64 (`--x64`) or more points may help."
+    )
+
+
+class Solution(eqx.Module):
+    """The outcome of [`pinnkit.PINNSolver.solve`][].
+
+    **Attributes:**
+
+    - `network`: the trained network (the last one with a finite loss).
+    - `history`: a dict of NumPy arrays: `step` and `loss` for every step; `eval_step`,
+      `rel_l2`, `rel_l1` at each evaluation when a test set was given.
+    - `metrics`: the final errors on the test set (empty without one).
+    - `result`: a `RESULTS` item; `RESULTS.successful` unless training stopped early.
+    - `message`: why training stopped early, naming the step; empty when successful.
+    - `steps`: the number of completed steps.
+    - `wall_s`: seconds spent in `solve`, compilation and evaluation included.
+    - `loss_state`: the loss's state after the last step (see
+      [`pinnkit.AbstractLoss.init_state`][]; `None` for stateless losses).
+    """
+
+    network: AbstractNetwork
+    history: dict[str, np.ndarray]
+    metrics: dict[str, float]
+    result: Any
+    message: str
+    steps: int
+    wall_s: float
+    loss_state: PyTree = None
+
+
+HISTORY = {
+    "step": np.int64,
+    "loss": np.float64,
+    "eval_step": np.int64,
+    "rel_l2": np.float64,
+    "rel_l1": np.float64,
+}
+"""The per-run history lists and the dtypes they are stored with (losses and errors are
+Python floats on the host, so float64 holds them exactly)."""
+
+LOSS_STATE_FOLD = 2**31 - 1
+"""`loss.init_state` gets `fold_in(key, LOSS_STATE_FOLD)`; step n's keys come from
+`fold_in(key, n)`, so the two never meet for any practical number of steps."""
+
+
+def all_finite(tree: PyTree) -> Array:
+    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)]
+    return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
+
+
+def select(pred: Array, a: PyTree, b: PyTree) -> PyTree:
+    return jax.tree_util.tree_map(lambda x, y: jnp.where(pred, x, y), a, b)
+
+
+def progress_bar(total: int, enabled: bool, initial: int = 0):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, mininterval=0.5)
+
+
+def advance_bar(bar: Any, kept: int, logs: dict[str, float]) -> None:
+    """Move the progress bar (if any) on by `kept` steps and show the latest `logs`."""
+    if bar is not None:
+        bar.update(kept)
+        bar.set_postfix({k: f"{v:.3e}" for k, v in logs.items()}, refresh=False)
+
+
+def record_errors(
+    test_set: TestSet,
+    model: AbstractNetwork,
+    step: int,
+    history: dict[str, list],
+    logs: dict[str, float],
+    callback: Callable[[int, dict[str, float]], None] | None,
+) -> None:
+    """Evaluate `model` on `test_set` at `step`: append the errors to `history`, put them in
+    `logs`, then call `callback(step, logs)` if there is one."""
+    errors = test_set.errors(model)
+    history["eval_step"].append(step)
+    for name in ("rel_l2", "rel_l1"):
+        logs[name] = float(errors[name])
+        history[name].append(logs[name])
+    if callback is not None:
+        callback(step, dict(logs))
+
+
+def make_solution(
+    network: AbstractNetwork,
+    history: dict[str, list],
+    logs: dict[str, float],
+    *,
+    result: Any,
+    message: str,
+    steps: int,
+    wall_s: float,
+    loss_state: PyTree,
+) -> Solution:
+    """The [`pinnkit.Solution`][] of a run: `history` stored with the dtypes of `HISTORY`, and
+    the last errors in `logs` as its metrics."""
+    metrics = {name: logs[name] for name in ("rel_l2", "rel_l1") if name in logs}
+    return Solution(
+        network=network,
+        history={k: np.asarray(v, HISTORY[k]) for k, v in history.items()},
+        metrics=metrics,
+        result=result,
+        message=message,
+        steps=steps,
+        wall_s=wall_s,
+        loss_state=loss_state,
+    )
