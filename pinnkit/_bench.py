@@ -480,11 +480,7 @@ def markdown_table(records: Sequence[dict[str, Any]]) -> str:
 def plot(records: Sequence[dict[str, Any]], path: Path) -> None:
     """Milliseconds per step against d, log-log: one line per estimator, the floor, and the
     problem's own cost (sampling plus source term)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(9.5, 4.8))
     names = list(dict.fromkeys(r["estimator"] for r in records))
     for name in names:
@@ -513,10 +509,25 @@ def plot(records: Sequence[dict[str, Any]], path: Path) -> None:
     ax.set_title(f"{PROBLEM}, batch {batch}, {samples} samples: cost per step")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    save_figure(fig, path)
+
+
+def pyplot() -> Any:
+    """`matplotlib.pyplot` on the non-interactive Agg backend (imported only when plotting)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig: Any, path: Path) -> None:
+    """Lay out `fig`, write it to `path` (PNG, 120 dpi; parent folders made) and close it."""
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
-    plt.close(fig)
+    pyplot().close(fig)
 
 
 # --------------------------------------------------------------------------------- CLI
@@ -549,13 +560,47 @@ def add_bench_parser(subparsers: Any) -> None:
     est.add_argument(
         "--memory-gb", type=float, default=None, help="memory budget for skips (80%% of RAM)"
     )
-    est.add_argument("--json", type=Path, default=None, help="write the records as JSON")
-    est.add_argument("--markdown", type=Path, default=None, help="write the table (stdout)")
-    est.add_argument("--plot", type=Path, default=None, help="write the plot (PNG)")
+    add_report_arguments(est, "write the records as JSON")
 
     from ._bench_accuracy import add_accuracy_parser
 
     add_accuracy_parser(which)
+
+
+def add_report_arguments(parser: Any, json_help: str) -> None:
+    """The `--json`, `--markdown` and `--plot` options of a `pinnkit bench` subcommand."""
+    parser.add_argument("--json", type=Path, default=None, help=json_help)
+    parser.add_argument("--markdown", type=Path, default=None, help="write the table (stdout)")
+    parser.add_argument("--plot", type=Path, default=None, help="write the plot (PNG)")
+
+
+def check_positive(args: argparse.Namespace, names: Sequence[str]) -> None:
+    """Raise `ValueError` naming the first option in `names` whose value is below 1."""
+    for name in names:
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+
+
+def write_reports(
+    args: argparse.Namespace,
+    data: Any,
+    table: str,
+    plot_to: Callable[[Path], None],
+    *,
+    echo: bool,
+) -> None:
+    """Write what `--json` (`data`), `--markdown` (`table`) and `--plot` (by `plot_to`) ask
+    for; with `echo`, print the table to stdout when there is no `--markdown` file."""
+    from .cli import write_atomic
+
+    if args.json is not None:
+        write_atomic(args.json, (json.dumps(data, indent=2) + "\n").encode())
+    if args.markdown is not None:
+        write_atomic(args.markdown, table.encode())
+    elif echo:
+        print(table, end="")
+    if args.plot is not None:
+        plot_to(args.plot)
 
 
 def run_bench(args: argparse.Namespace) -> int:
@@ -564,7 +609,6 @@ def run_bench(args: argparse.Namespace) -> int:
         from ._bench_accuracy import run_accuracy
 
         return run_accuracy(args)
-    from .cli import write_atomic
     from .problems import PROBLEMS
 
     estimators = parse_estimators(args.estimators)
@@ -572,9 +616,7 @@ def run_bench(args: argparse.Namespace) -> int:
     min_dim = PROBLEMS[PROBLEM].min_dim
     if dims[0] < min_dim:
         raise ValueError(f"{PROBLEM} needs dims >= {min_dim}, got {dims[0]}")
-    for name in ("batch", "samples", "repeats", "width", "depth"):
-        if getattr(args, name) < 1:
-            raise ValueError(f"--{name} must be >= 1, got {getattr(args, name)}")
+    check_positive(args, ("batch", "samples", "repeats", "width", "depth"))
     if args.timeout <= 0:
         raise ValueError(f"--timeout must be > 0, got {args.timeout}")
     records = bench_estimators(
@@ -589,15 +631,9 @@ def run_bench(args: argparse.Namespace) -> int:
         depth=args.depth,
         memory_gb=args.memory_gb,
     )
-    table = markdown_table(records)
-    if args.json is not None:
-        write_atomic(args.json, (json.dumps(records, indent=2) + "\n").encode())
-    if args.markdown is not None:
-        write_atomic(args.markdown, table.encode())
-    else:
-        print(table, end="")
-    if args.plot is not None:
-        plot(records, args.plot)
+    write_reports(
+        args, records, markdown_table(records), lambda path: plot(records, path), echo=True
+    )
     return 0
 
 

@@ -20,7 +20,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._bench import parse_dims, parse_estimators
+from ._bench import (
+    add_report_arguments,
+    check_positive,
+    parse_dims,
+    parse_estimators,
+    pyplot,
+    save_figure,
+    write_reports,
+)
 
 
 DEFAULT_PROBLEMS = "allen-cahn-two-body,poisson-two-body,sine-gordon-two-body"
@@ -266,11 +274,7 @@ def _mean(values: list[float]) -> float | None:
 def plot(records: Sequence[dict[str, Any]], path: Path) -> None:
     """Rel L2 error (top) and steps/s (bottom) against d, one panel column per problem, one
     line per estimator (mean over seeds); the paper's STDE numbers as black crosses."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     problems = list(dict.fromkeys(r["problem"] for r in records)) or ["(none)"]
     estimators = list(dict.fromkeys(r["estimator"] for r in records))
     fig, axes = plt.subplots(
@@ -307,10 +311,7 @@ def plot(records: Sequence[dict[str, Any]], path: Path) -> None:
                 ax.legend(fontsize=8)
     steps = records[0]["steps"] if records else None
     fig.suptitle(f"accuracy after {steps} steps (mean over seeds)")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 # --------------------------------------------------------------------------------- CLI
@@ -348,9 +349,7 @@ def add_accuracy_parser(which: Any) -> None:
         help="SharedFirstLayerMLP block size for every run (default: a plain MLP)",
     )
     acc.add_argument("--out", type=Path, default=Path("runs/accuracy"), help="runs folder")
-    acc.add_argument("--json", type=Path, default=None, help="write the JSON summary")
-    acc.add_argument("--markdown", type=Path, default=None, help="write the table (stdout)")
-    acc.add_argument("--plot", type=Path, default=None, help="write the plot (PNG)")
+    add_report_arguments(acc, "write the JSON summary")
 
 
 def _parse_seeds(text: str) -> list[int]:
@@ -381,7 +380,6 @@ def _parse_problems(text: str) -> list[str]:
 def run_accuracy(args: argparse.Namespace) -> int:
     """Run `pinnkit bench accuracy` from parsed arguments (raises `ValueError` on bad input).
     Returns 1 when a run failed (error or non-finite loss), else 0."""
-    from .cli import write_atomic
     from .problems import PROBLEMS
 
     problems = _parse_problems(args.problems)
@@ -391,18 +389,12 @@ def run_accuracy(args: argparse.Namespace) -> int:
     for problem in problems:
         if dims[0] < PROBLEMS[problem].min_dim:
             raise ValueError(f"{problem} needs dims >= {PROBLEMS[problem].min_dim}, got {dims[0]}")
-    for name in ("steps", "batch", "samples", "width", "depth", "eval_every", "test_size"):
-        if getattr(args, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    check_positive(args, ("steps", "batch", "samples", "width", "depth", "eval_every", "test_size"))
 
-    def write_reports(records: list[dict[str, Any]]) -> None:
+    def report(records: list[dict[str, Any]]) -> None:
         # Rewritten after every run, so that a partial grid already has its reports.
-        if args.json is not None:
-            write_atomic(args.json, (json.dumps(summary(records), indent=2) + "\n").encode())
-        if args.markdown is not None:
-            write_atomic(args.markdown, markdown_table(records).encode())
-        if args.plot is not None:
-            plot(records, args.plot)
+        table = markdown_table(records)
+        write_reports(args, summary(records), table, lambda path: plot(records, path), echo=False)
 
     records = bench_accuracy(
         problems,
@@ -419,7 +411,7 @@ def run_accuracy(args: argparse.Namespace) -> int:
         eval_every=args.eval_every,
         test_size=args.test_size,
         block_size=getattr(args, "block_size", None),
-        on_record=write_reports,
+        on_record=report,
     )
     counts = summary(records)
     if args.markdown is None:
