@@ -205,3 +205,41 @@ def test_bad_inputs(name):
             pk.SobolSampler(pk.Ball(2), log2_length=4)(jax.random.key(0), 17)
         with rejects("log2_length must be"):
             pk.SobolSampler(pk.Ball(2), log2_length=40)
+
+
+@pytest.mark.parametrize("name", list(SAMPLERS))
+@pytest.mark.parametrize("radial, dim", [("uniform", 3), ("volume", 5)])
+def test_annulus_interior_radii_follow_the_radial_law(name, radial, dim, x64):
+    """Radii in [1, 2], distributed by the annulus's radial law (uniform in radius, or in
+    volume), with a quasi-random evenness i.i.d. draws do not have; isotropic directions."""
+    annulus = pk.Annulus(1.0, 2.0, dim, radial=radial)
+    n = 4096
+    x = draw(SAMPLERS[name](annulus), jax.random.key(3), n)
+    r = np.linalg.norm(x, axis=1)
+    assert r.min() >= 1.0 - 1e-12 and r.max() <= 2.0 + 1e-12
+    assert bool(jnp.all(annulus.contains(jnp.asarray(x))))
+    # The radial CDF maps the radii to U(0, 1): their empirical CDF is within a few 1/n of
+    # the diagonal (i.i.d. radii stray by about 1/sqrt(n) = 0.016).
+    cdf = r - 1.0 if radial == "uniform" else (r**dim - 1.0) / (2.0**dim - 1.0)
+    grid = (np.arange(n) + 0.5) / n
+    assert np.abs(np.sort(cdf) - grid).max() < 4e-3
+    directions = x / r[:, None]
+    np.testing.assert_allclose(directions.T @ directions / n, np.eye(dim) / dim, atol=1.5e-2)
+    np.testing.assert_allclose(directions.mean(axis=0), 0.0, atol=2e-2)
+
+
+@pytest.mark.parametrize("name", list(SAMPLERS))
+@pytest.mark.parametrize("boundary, dim", [("equal", 5), ("area", 2)])
+def test_annulus_boundary_splits_the_spheres(name, boundary, dim, x64):
+    annulus = pk.Annulus(1.0, 2.0, dim, boundary=boundary)
+    n = 4096
+    x = draw(SAMPLERS[name](annulus, "boundary"), jax.random.key(4), n)
+    r = np.linalg.norm(x, axis=1)
+    inner, outer = np.isclose(r, 1.0, rtol=1e-9), np.isclose(r, 2.0, rtol=1e-9)
+    assert np.all(inner | outer)
+    if boundary == "equal":
+        assert inner.sum() == n // 2  # a batch of 2^m points: exactly half on each sphere
+    else:  # by area: circumferences 2 pi : 4 pi
+        assert abs(inner.mean() - 1 / 3) < 2e-3
+    for on, radius in ((inner, 1.0), (outer, 2.0)):
+        _sphere_moments(x[on], radius)

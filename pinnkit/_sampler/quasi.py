@@ -1,4 +1,5 @@
-r"""Quasi-random samplers: randomized Sobol and Halton points for boxes, balls and spheres.
+r"""Quasi-random samplers: randomized Sobol and Halton points for boxes, balls, spheres and
+annuli.
 
 A low-discrepancy sequence fills the unit cube $[0, 1)^k$ more evenly than independent
 uniform draws, so a mean over its first $n$ points integrates smooth functions with an error
@@ -16,7 +17,15 @@ carries the uniform measure on the cube to the uniform measure on the domain:
   vector, which is isotropic) and $x = R\, g / |g|$, from $d$ coordinates;
 - **ball** $|x| \le R$: the radius from one more coordinate $u_0$, $r = R\,u_0$ or
   $R\,u_0^{1/d}$ following the domain's `radial` setting (as [`pinnkit.Ball`][] draws it),
-  times a direction from the sphere map.
+  times a direction from the sphere map;
+- **annulus** $R_1 \le |x| \le R_2$: the radius by the inverse CDF of the domain's `radial`
+  law from one coordinate $u_0$, $r = R_1 + (R_2 - R_1) u_0$ (`"uniform"`) or
+  $r = R_2 (\rho^d + (1 - \rho^d) u_0)^{1/d}$, $\rho = R_1/R_2$ (`"volume"`), times a
+  direction from the sphere map; its boundary: $u_0$ picks the sphere ($u_0 < p$: the inner
+  one, $p = 1/2$ for `boundary="equal"`, the inner sphere's share of the area for `"area"`),
+  the other coordinates the direction. With `"equal"` a Sobol batch of $2^m$ points and an
+  even Halton batch have exactly half of their points on each sphere (the first coordinate
+  is stratified into halves).
 
 **Dimension limits.** The gain over i.i.d. sampling shrinks as the number of coordinates
 $k$ grows: the error bounds behave like $(\log n)^k / n$, which beats $1/\sqrt{n}$ only for
@@ -39,7 +48,7 @@ import numpy as np
 from jax.scipy.special import ndtri
 from jaxtyping import Array, Float, UInt
 
-from .._domain.domains import AbstractDomain, Ball, Box, Sphere
+from .._domain.domains import AbstractDomain, Annulus, Ball, Box, Sphere
 from .._types import Key, Points
 from .base import AbstractSampler
 
@@ -79,6 +88,23 @@ def _ball_radius(u0: Array, ball: Ball) -> Array:
     return ball.radius * (u0 if ball.radial == "uniform" else u0 ** (1.0 / ball.dim))
 
 
+def _annulus_radius(u0: Array, annulus: Annulus) -> Array:
+    """The inverse CDF of the annulus's radial law (as `Annulus.sample_interior` draws it)."""
+    if annulus.radial == "uniform":
+        return annulus.inner + (annulus.outer - annulus.inner) * u0
+    floor = (annulus.inner / annulus.outer) ** annulus.dim  # underflows to 0 at large d: fine
+    return annulus.outer * (floor + (1.0 - floor) * u0) ** (1.0 / annulus.dim)
+
+
+def _annulus_inner_share(annulus: Annulus) -> float:
+    """The probability of a boundary point on the inner sphere."""
+    if annulus.boundary == "equal":
+        return 0.5
+    # R1^(d-1) / (R1^(d-1) + R2^(d-1)) = 1 / (1 + (R2/R1)^(d-1)), without overflow.
+    log_ratio = (annulus.dim - 1) * (math.log(annulus.outer) - math.log(annulus.inner))
+    return 0.0 if log_ratio > 700 else 1.0 / (1.0 + math.exp(log_ratio))
+
+
 def _to_box_boundary(u: Float[Array, "n k"], box: Box) -> Points:
     lo, hi = jnp.asarray(box.lower, u.dtype), jnp.asarray(box.upper, u.dtype)
     d = box.dim
@@ -105,7 +131,7 @@ def _coordinates(domain: AbstractDomain, where: Where) -> int:
         return domain.dim
     if isinstance(domain, Sphere) or (isinstance(domain, Ball) and where == "boundary"):
         return _sphere_coordinates(domain.dim)
-    assert isinstance(domain, Ball)
+    assert isinstance(domain, Ball | Annulus)
     return 1 + _sphere_coordinates(domain.dim)
 
 
@@ -117,6 +143,13 @@ def _to_domain(u: Float[Array, "n k"], domain: AbstractDomain, where: Where) -> 
         return lo + (hi - lo) * u
     if isinstance(domain, Sphere):
         return _to_sphere(u, domain.dim, domain.radius)
+    if isinstance(domain, Annulus):
+        if where == "boundary":
+            on_inner = u[:, :1] < _annulus_inner_share(domain)
+            radius = jnp.where(on_inner, domain.inner, domain.outer).astype(u.dtype)
+        else:
+            radius = _annulus_radius(u[:, :1], domain)
+        return _to_sphere(u[:, 1:], domain.dim, radius)
     assert isinstance(domain, Ball)
     if where == "boundary":
         return _to_sphere(u, domain.dim, domain.radius)
@@ -125,9 +158,9 @@ def _to_domain(u: Float[Array, "n k"], domain: AbstractDomain, where: Where) -> 
 
 
 def _check_domain(owner: str, domain: AbstractDomain, where: Where, limit: int) -> None:
-    if not isinstance(domain, Box | Ball | Sphere):
+    if not isinstance(domain, Box | Ball | Sphere | Annulus):
         raise ValueError(
-            f"{owner} maps the unit cube onto a Box, Ball or Sphere; got "
+            f"{owner} maps the unit cube onto a Box, Ball or Sphere (or an Annulus); got "
             f"{type(domain).__name__} (use UniformSampler for other domains)"
         )
     if where not in ("interior", "boundary"):
@@ -203,7 +236,7 @@ def _to_unit_interval(x: UInt[Array, "n k"], dtype: jnp.dtype) -> Float[Array, "
 
 
 class SobolSampler(AbstractSampler):
-    r"""Randomized Sobol points in a box, a ball or on a sphere.
+    r"""Randomized Sobol points in a box, a ball, an annulus or on a sphere.
 
     Each call draws one randomization of a block of the Sobol sequence: a random block of
     $2^m \ge n$ consecutive indices (a Sobol $(t, m, s)$-net), a random linear matrix
@@ -218,7 +251,8 @@ class SobolSampler(AbstractSampler):
 
     **Arguments:**
 
-    - `domain`: a [`pinnkit.Box`][], [`pinnkit.Ball`][] or [`pinnkit.Sphere`][].
+    - `domain`: a [`pinnkit.Box`][], [`pinnkit.Ball`][], [`pinnkit.Annulus`][] or
+      [`pinnkit.Sphere`][].
     - `where`: `"interior"` (default) or `"boundary"` (a Sphere has only its interior).
     - `log2_length`: the sequence has $2^K$ points, $K$ = `log2_length` (default 20): the
       largest batch, and the range of random block offsets.
@@ -307,7 +341,7 @@ _HALTON_INDEX_BITS = 30
 
 
 class HaltonSampler(AbstractSampler):
-    r"""Randomized Halton points in a box, a ball or on a sphere.
+    r"""Randomized Halton points in a box, a ball, an annulus or on a sphere.
 
     Coordinate $j$ of point $i$ is the radical inverse of $i$ in the $j$-th prime base $b$:
     the base-$b$ digits of $i$ mirrored behind the radix point. Each call starts at a random
@@ -320,7 +354,8 @@ class HaltonSampler(AbstractSampler):
 
     **Arguments:**
 
-    - `domain`: a [`pinnkit.Box`][], [`pinnkit.Ball`][] or [`pinnkit.Sphere`][].
+    - `domain`: a [`pinnkit.Box`][], [`pinnkit.Ball`][], [`pinnkit.Annulus`][] or
+      [`pinnkit.Sphere`][].
     - `where`: `"interior"` (default) or `"boundary"` (a Sphere has only its interior).
 
     Raises `ValueError` for another domain, a bad `where`, more than 1,000 unit-cube
