@@ -16,7 +16,7 @@ from pinnkit.problems import (
     biharmonic_loss,
     get_problem,
 )
-from pinnkit.problems._annulus import annulus_distance, annulus_three_body
+from pinnkit.problems._annulus import annulus_distance, annulus_three_body, constant_baseline
 
 
 NAME = "biharmonic-three-body-annulus"
@@ -233,3 +233,38 @@ def test_problem_loss_is_the_well_posed_loss(getkey):
     key = getkey()
     batch = loss.sample(key)
     np.testing.assert_allclose(loss(network, batch, key), reference(network, batch, key))
+
+
+def test_constant_baseline(x64, getkey):
+    """The least-squares constant network phi * c*, on the test set's own points: c* matches a
+    direct least-squares fit, the ratio is 1 for phi * c*, 0 for u*, above 1 for other
+    constants, and rel_l2 is TestSet.errors' figure."""
+    problem = get_problem(NAME, 5, getkey())
+    test_set = problem.test_set(getkey(), size=300, chunk_size=128)  # three chunks, one partial
+    base = constant_baseline(test_set)
+    x = jnp.concatenate(
+        [test_set.sampler(jax.random.fold_in(test_set.key, i), 128) for i in range(3)]
+    )[:300]
+    phi, exact = jax.vmap(annulus_distance)(x), jax.vmap(problem.solution)(x)
+    c = float(jnp.dot(phi, exact) / jnp.dot(phi, phi))
+    np.testing.assert_allclose(base["constant"], c, rtol=1e-10)
+    expected = float(jnp.linalg.norm(c * phi - exact) / jnp.linalg.norm(exact))
+    np.testing.assert_allclose(base["constant_rel_l2"], expected, rtol=1e-10)
+    assert 1e-3 < expected < 1.0  # at d = 5 the solution is far from a constant network
+
+    class Blend(eqx.Module):  # a * phi * c + b * u*: one structure, one compilation
+        a: jax.Array
+        b: jax.Array
+
+        def __call__(self, y):
+            return self.a * c * annulus_distance(y) + self.b * problem.solution(y)
+
+    def ratio(a, b):
+        model = Blend(jnp.asarray(a), jnp.asarray(b))
+        out = constant_baseline(test_set, model)
+        np.testing.assert_allclose(out["rel_l2"], test_set.errors(model)["rel_l2"], rtol=1e-10)
+        return float(out["rel_l2_over_constant"])
+
+    np.testing.assert_allclose(ratio(1.0, 0.0), 1.0, rtol=1e-10)
+    assert ratio(0.0, 1.0) < 1e-12
+    assert ratio(1.01, 0.0) > 1.0

@@ -48,6 +48,7 @@ from .._loss.losses import AbstractLoss, ResidualLoss, TargetBatch, WeightedSum
 from .._operator.base import AbstractOperator, Biharmonic
 from .._operator.pde import AbstractPDE
 from .._sampler.base import AbstractSampler, UniformSampler
+from .._solver.reference import TestSet
 from .._types import Key, Point, Scalar
 from ._problem import Problem, ProblemSpec
 
@@ -279,6 +280,72 @@ def _with_boundary(
         batch_size=batch_size if boundary_batch_size is None else boundary_batch_size,
     )
     return WeightedSum({"residual": residual, "boundary": boundary}, {"boundary": boundary_weight})
+
+
+def constant_baseline(
+    test_set: TestSet,
+    model: Callable[[Point], Scalar] | None = None,
+    distance: Callable[[Point], Scalar] = annulus_distance,
+) -> dict[str, Float[Array, ""]]:
+    r"""The error of the best constant network, to read a trained model's error against.
+
+    In high dimension the three-body solution is nearly $\varphi \cdot \text{const}$ on the
+    annulus (each $x_i x_{i+1} x_{i+2}$ is of size $d^{-3/2}$), so a small relative error
+    alone does not show that a network has learned anything. This computes, on the points of
+    `test_set` (the same points [`TestSet.errors`][pinnkit.TestSet.errors] uses), the
+    least-squares constant $c^* = \langle \varphi, u^* \rangle / \langle \varphi, \varphi
+    \rangle$, the relative $L^2$ error of $\varphi\, c^*$, and, given `model`, the ratio
+    $\|u - u^*\| / \|\varphi c^* - u^*\|$: the model's error in units of the constant's
+    (1 for the best constant network, 0.1 for a model ten times better). Two passes over the
+    test set (the constant first), so the baseline error is not a difference of near-equal
+    sums.
+
+    **Arguments:**
+
+    - `test_set`: the test set, e.g. `problem.test_set(key)`.
+    - `model`: a trained network, or `None` for the baseline alone.
+    - `distance`: $\varphi$ of the ansatz (default: the annulus factor
+      $(1 - |x|^2)(4 - |x|^2)$).
+
+    **Returns:** a dict with `"constant"` ($c^*$) and `"constant_rel_l2"`; with a model also
+    `"rel_l2"` (as `TestSet.errors` gives it) and `"rel_l2_over_constant"`.
+    """
+    chunk = test_set.points_per_chunk
+    n_chunks = -(-test_set.size // chunk)
+
+    def total(per_point: Callable[[Point], Array], width: int) -> Array:
+        def body(i: Array, totals: Array) -> Array:
+            x = test_set.sampler(jax.random.fold_in(test_set.key, i), chunk)
+            valid = (i * chunk + jnp.arange(chunk)) < test_set.size
+            parts = jax.vmap(per_point)(x)
+            return totals + jnp.sum(jnp.where(valid[:, None], parts, 0.0), axis=0)
+
+        return jax.lax.fori_loop(0, n_chunks, body, jnp.zeros(width))
+
+    @eqx.filter_jit
+    def compute(test_set: TestSet, model: Callable[[Point], Scalar] | None):
+        def moments(x: Point) -> Array:
+            phi, exact = distance(x), test_set.solution(x)
+            return jnp.stack([phi * phi, phi * exact])
+
+        phi2, phi_u = total(moments, 2)
+        constant = phi_u / phi2
+
+        def errors(x: Point) -> Array:
+            exact = test_set.solution(x)
+            parts = [(constant * distance(x) - exact) ** 2, exact**2]
+            if model is not None:
+                parts.append((model(x) - exact) ** 2)
+            return jnp.stack(parts)
+
+        sums = total(errors, 2 if model is None else 3)
+        out = {"constant": constant, "constant_rel_l2": jnp.sqrt(sums[0] / sums[1])}
+        if model is not None:
+            out["rel_l2"] = jnp.sqrt(sums[2] / sums[1])
+            out["rel_l2_over_constant"] = jnp.sqrt(sums[2] / sums[0])
+        return out
+
+    return compute(test_set, model)
 
 
 BIHARMONIC_NAME = "biharmonic-three-body-annulus"
