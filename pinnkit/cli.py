@@ -61,6 +61,20 @@ def _build_parser() -> argparse.ArgumentParser:
         default="pinn",
         help="solution method: pinn; for parabolic problems also mol, galerkin (default: pinn)",
     )
+    solve.add_argument(
+        "--terminal",
+        choices=("soft", "hard"),
+        default=None,
+        help="parabolic --method pinn: terminal data by a loss term (soft, default) or exactly "
+        "by the network g + (t - T) net (hard)",
+    )
+    solve.add_argument(
+        "--average",
+        type=float,
+        default=None,
+        help="parabolic --method pinn: average the parameters over this final fraction of the "
+        "steps (default 0: the last iterate)",
+    )
     solve.add_argument("--width", type=int, default=128, help="MLP width (128)")
     solve.add_argument("--depth", type=int, default=3, help="MLP hidden layers (3)")
     solve.add_argument(
@@ -179,6 +193,12 @@ def run_solve(args: argparse.Namespace) -> dict[str, Any]:
     if args.problem not in PROBLEMS:
         names = ", ".join((*PROBLEMS, *PARABOLIC_PROBLEMS))
         raise ValueError(f"unknown problem {args.problem!r}; valid names: {names}")
+    for name in ("terminal", "average"):
+        if getattr(args, name, None) is not None:
+            raise ValueError(
+                f"--{name} applies to the parabolic problems ({', '.join(PARABOLIC_PROBLEMS)}) "
+                f"only, not to {args.problem!r}"
+            )
     for name in ("steps", "batch", "test_size", "eval_every", "width"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")

@@ -67,6 +67,8 @@ def test_tiny_solve(tmp_path, capsys):
         (["solve", "poisson-two-body", "--estimator", "magic"], "unknown estimator", ESTIMATORS),
         (["solve", "poisson-three-body", "--dim", "2"], "needs dim >= 3", []),
         (["solve", "poisson-two-body", "--steps", "0"], "--steps must be >= 1", []),
+        (["solve", "poisson-two-body", "--terminal", "hard"], "--terminal applies to", []),
+        (["solve", "poisson-two-body", "--average", "0.5"], "--average applies to", []),
     ],
 )
 def test_errors_exit_2(argv, message, names, capsys, tmp_path):
