@@ -312,8 +312,13 @@ def test_resume_with_another_configuration_fails_clearly(tmp_path):
         run(10, seed=1)
     with pytest.raises(ValueError, match="what differs: network"):
         run(10, net=pk.MLP(2, 4, 1, key=jax.random.key(4)))
-    with pytest.raises(ValueError, match="what differs: config"):
+    with pytest.raises(
+        ValueError, match=r"what differs: config\['lr'\] \(checkpoint: None, now: 1\)"
+    ):
         run(10, config={"lr": 1})
+    # A setting at None counts as unset: an option added after the checkpoint was written
+    # (default None) still resumes it.
+    assert run(10, config={"added_later": None}).steps == 10
     with pytest.raises(ValueError, match="resume=True needs a checkpoint_dir"):
         solver.solve(network, 10, jax.random.key(0), resume=True, progress=False)
     with warnings.catch_warnings():

@@ -395,11 +395,22 @@ def _digest(tree: PyTree, *, values: bool) -> str:
 
 
 def _check_fingerprint(folder: Path, saved: dict[str, Any], now: dict[str, Any]) -> None:
-    differ = [name for name in sorted(set(saved) | set(now)) if saved.get(name) != now.get(name)]
+    saved, now = dict(saved), dict(now)
+    # A `config` setting at None counts as unset, so that an option added after a checkpoint
+    # was written (its default None) does not block resuming it.
+    saved_config, now_config = saved.pop("config", None) or {}, now.pop("config", None) or {}
+    differ = [
+        (name, saved.get(name), now.get(name))
+        for name in sorted(set(saved) | set(now))
+        if saved.get(name) != now.get(name)
+    ]
+    differ += [
+        (f"config[{name!r}]", saved_config.get(name), now_config.get(name))
+        for name in sorted(set(saved_config) | set(now_config))
+        if saved_config.get(name) != now_config.get(name)
+    ]
     if differ:
-        details = ", ".join(
-            f"{name} (checkpoint: {saved.get(name)!r}, now: {now.get(name)!r})" for name in differ
-        )
+        details = ", ".join(f"{name} (checkpoint: {a!r}, now: {b!r})" for name, a, b in differ)
         raise CheckpointError(
             f"cannot resume from the checkpoint in {folder}: it was written by a different "
             f"configuration; what differs: {details}. Resume with the same settings, or use "
