@@ -101,6 +101,34 @@ DEFAULT_AVERAGE = 0.0
 (`args.average`, Polyak averaging; default 0: the last iterate)."""
 
 
+SHARINGS = ("batch", "point")
+"""How `--method pinn` draws the stochastic estimator's directions (`args.sharing`): once per
+step for the whole batch (`batch`, the default, as published) or once per point; see
+[`pinnkit.ResidualLoss`][]."""
+
+PINN_ONLY = ("terminal", "average", "unbiased", "sharing")
+"""Options of `pinnkit solve` that only `--method pinn` takes (unset: `None`)."""
+
+
+def pinn_loss(problem, args: argparse.Namespace, estimator):
+    """The space-time loss `--method pinn` trains on: `problem.space_time_loss` with
+    `--batch`, `--terminal`, `--unbiased` and `--sharing` (each `None` or absent: the
+    default). Raises `ValueError` for an unknown terminal or sharing."""
+    terminal = getattr(args, "terminal", None) or TERMINALS[0]
+    if terminal not in TERMINALS:
+        raise ValueError(f"--terminal must be one of {', '.join(TERMINALS)}, got {terminal!r}")
+    sharing = getattr(args, "sharing", None) or SHARINGS[0]
+    if sharing not in SHARINGS:
+        raise ValueError(f"--sharing must be one of {', '.join(SHARINGS)}, got {sharing!r}")
+    return problem.space_time_loss(
+        estimator,
+        batch_size=args.batch,
+        terminal=terminal,
+        sharing=sharing,
+        unbiased=bool(getattr(args, "unbiased", None)),
+    )
+
+
 def tail_average(inner, steps: int, tail: int):
     """`inner` (an optax transformation) whose last update of a run of `steps` steps lands on
     the mean of the parameters after each of the last `tail` steps (Polyak averaging).
@@ -162,19 +190,17 @@ def _run_pinn(problem, args: argparse.Namespace, out: Path) -> ParabolicRun:
     if samples is not None and samples > problem.dim:
         raise ValueError(f"--samples must be <= --dim ({problem.dim}), got {samples}")
     terminal = getattr(args, "terminal", None) or TERMINALS[0]
-    if terminal not in TERMINALS:
-        raise ValueError(f"--terminal must be one of {', '.join(TERMINALS)}, got {terminal!r}")
     average = getattr(args, "average", None)
     average = DEFAULT_AVERAGE if average is None else average
     if not 0 <= average <= 1:
         raise ValueError(f"--average must be a fraction in [0, 1], got {average}")
     estimator = make_estimator(args.estimator, samples)
+    loss = pinn_loss(problem, args, estimator)
     key = jax.random.key(args.seed)
     network_key, train_key = jax.random.split(key)
     network = problem.space_time_network(
         network_key, width=args.width, depth=args.depth, terminal=terminal
     )
-    loss = problem.space_time_loss(estimator, batch_size=args.batch, terminal=terminal)
     averaged = int(round(average * args.steps))
     optimizer = tail_average(linear_decay_adam(args.lr, args.steps), args.steps, averaged)
     solver = PINNSolver(
@@ -242,6 +268,8 @@ def _run_pinn(problem, args: argparse.Namespace, out: Path) -> ParabolicRun:
             "samples": args.samples,
             "terminal": terminal,
             "averaged_steps": averaged,
+            "unbiased": loss.terms["residual"].unbiased,
+            "sharing": loss.terms["residual"].sharing,
             "steps": solution.steps,
             "batch": args.batch,
             "lr": args.lr,
@@ -408,6 +436,12 @@ def run_parabolic(args: argparse.Namespace) -> dict[str, Any]:
             f"unknown method {args.method!r} for a parabolic problem; valid methods: "
             f"{', '.join(METHODS)}"
         )
+    if args.method != "pinn":
+        for name in PINN_ONLY:
+            if getattr(args, name, None) is not None:
+                raise ValueError(
+                    f"--{name} applies to --method pinn only, not to --method {args.method}"
+                )
     if getattr(args, "x64", False):
         jax.config.update("jax_enable_x64", True)
     problem = get_parabolic_problem(args.problem, args.dim)

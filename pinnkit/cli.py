@@ -75,6 +75,20 @@ def _build_parser() -> argparse.ArgumentParser:
         help="parabolic --method pinn: average the parameters over this final fraction of the "
         "steps (default 0: the last iterate)",
     )
+    solve.add_argument(
+        "--unbiased",
+        action="store_true",
+        default=None,
+        help="parabolic --method pinn: residual loss as the product of two independent "
+        "stochastic estimates (unbiased, twice the cost; default: their square)",
+    )
+    solve.add_argument(
+        "--sharing",
+        choices=("batch", "point"),
+        default=None,
+        help="parabolic --method pinn: one draw of estimator directions per step shared by all "
+        "points (batch, default) or one per point",
+    )
     solve.add_argument("--width", type=int, default=128, help="MLP width (128)")
     solve.add_argument("--depth", type=int, default=3, help="MLP hidden layers (3)")
     solve.add_argument(
@@ -193,7 +207,7 @@ def run_solve(args: argparse.Namespace) -> dict[str, Any]:
     if args.problem not in PROBLEMS:
         names = ", ".join((*PROBLEMS, *PARABOLIC_PROBLEMS))
         raise ValueError(f"unknown problem {args.problem!r}; valid names: {names}")
-    for name in ("terminal", "average"):
+    for name in ("terminal", "average", "unbiased", "sharing"):
         if getattr(args, name, None) is not None:
             raise ValueError(
                 f"--{name} applies to the parabolic problems ({', '.join(PARABOLIC_PROBLEMS)}) "
