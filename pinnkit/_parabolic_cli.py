@@ -129,50 +129,6 @@ def pinn_loss(problem, args: argparse.Namespace, estimator):
     )
 
 
-def tail_average(inner, steps: int, tail: int):
-    """`inner` (an optax transformation) whose last update of a run of `steps` steps lands on
-    the mean of the parameters after each of the last `tail` steps (Polyak averaging).
-
-    The mean is kept in the optimizer state, updated after every step of the tail; the update
-    of step `steps` is replaced by `mean - params`, so the trained parameters are that mean.
-    With `tail = 0`, or for steps beyond `steps` (another run), it is `inner` unchanged.
-    Raises `ValueError` unless `0 <= tail <= steps`.
-    """
-    import jax
-    import jax.numpy as jnp
-    import optax
-
-    if not 0 <= tail <= steps:
-        raise ValueError(f"the averaged steps must lie in [0, {steps}], got {tail}")
-    if tail == 0:
-        return inner
-    start = steps - tail
-
-    def init(params):
-        mean = jax.tree_util.tree_map(jnp.zeros_like, params)
-        return (inner.init(params), jnp.zeros((), jnp.int32), mean)
-
-    def update(updates, state, params=None):
-        inner_state, count, mean = state
-        if params is None:
-            raise ValueError("tail_average needs the parameters in update(updates, state, params)")
-        updates, inner_state = inner.update(updates, inner_state, params)
-        count = count + 1
-        after = optax.apply_updates(params, updates)
-        # Running mean over the tail: the n-th iterate of the tail enters with weight 1/n.
-        n = jnp.maximum(count - start, 1).astype(jnp.float32)
-        in_tail = (count > start) & (count <= steps)
-        mean = jax.tree_util.tree_map(
-            lambda m, p: jnp.where(in_tail, m + (p - m) / n.astype(m.dtype), m), mean, after
-        )
-        updates = jax.tree_util.tree_map(
-            lambda u, m, p: jnp.where(count == steps, m - p, u), updates, mean, params
-        )
-        return updates, (inner_state, count, mean)
-
-    return optax.GradientTransformation(init, update)
-
-
 def _run_pinn(problem, args: argparse.Namespace, out: Path) -> ParabolicRun:
     import equinox as eqx
     import jax
@@ -180,6 +136,7 @@ def _run_pinn(problem, args: argparse.Namespace, out: Path) -> ParabolicRun:
 
     from ._estimator.registry import make_estimator
     from ._sampler.spacetime import Brownian
+    from ._solver.optimizers import tail_average
     from ._solver.pinn import RESULTS, PINNSolver, linear_decay_adam
     from ._solver.reference import TestSet
 

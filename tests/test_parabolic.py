@@ -148,6 +148,7 @@ def test_cli_pinn_writes_the_result(tmp_path):
     result = run_parabolic(args)
     out = Path(result["out"])
     assert result["terminal"] == "hard" and result["averaged_steps"] == 20
+    assert result["unbiased"] is False and result["sharing"] == "batch"
     assert result["curve"]["u"][-1] == pytest.approx(0.0, abs=1e-6)  # g(0) at t = T, exactly
     for name, value, match in (("terminal", "exact", "--terminal"), ("average", 1.5, "--average")):
         bad = _build_parser().parse_args(argv)
@@ -202,7 +203,7 @@ def test_tail_average_lands_on_the_mean_of_the_last_iterates(x64):
     # p_{n-m+1}, ..., p_n (m = tail), whatever the inner optimizer did there.
     import optax
 
-    from pinnkit._parabolic_cli import tail_average
+    from pinnkit._solver.optimizers import tail_average
 
     steps, tail, p0 = 6, 3, jnp.array([1.0, -2.0])
     optimizer = tail_average(optax.sgd(0.1), steps, tail)
@@ -214,3 +215,37 @@ def test_tail_average_lands_on_the_mean_of_the_last_iterates(x64):
     assert_close(params, expected, rtol=1e-12)
     assert tail_average(optax.sgd(0.1), steps, 0) is not None
     rejected(lambda: tail_average(optax.sgd(0.1), steps, steps + 1), "averaged steps")
+
+
+@pytest.mark.parametrize("unbiased, sharing", [(True, "point"), (None, None)])
+def test_cli_unbiased_and_sharing_reach_the_loss(unbiased, sharing):
+    # pinnkit solve --unbiased --sharing point builds a residual term with those settings;
+    # left out, the defaults (the square of one estimate, one draw per batch).
+    from pinnkit._parabolic_cli import pinn_loss
+
+    argv = "solve sine-gordon-parabolic --dim 4 --estimator stde --samples 2 --batch 8".split()
+    argv += ["--unbiased"] if unbiased else []
+    argv += ["--sharing", sharing] if sharing else []
+    args = _build_parser().parse_args(argv)
+    problem = get_parabolic_problem("sine-gordon-parabolic", 4)
+    residual = pinn_loss(problem, args, pk.make_estimator("stde", 2)).terms["residual"]
+    assert isinstance(residual, pk.ResidualLoss)
+    assert residual.unbiased is bool(unbiased)
+    assert residual.sharing == (sharing or "batch")
+    assert residual.batch_size == 8
+    args.sharing = "points"
+    rejected(lambda: pinn_loss(problem, args, pk.Exact()), "--sharing must be one of batch, point")
+
+
+def test_cli_refuses_unbiased_and_sharing_outside_the_pinn(capsys):
+    # Not for another parabolic method, nor for an elliptic problem.
+    for argv, option, match in (
+        ("sine-gordon-parabolic --method mol --unbiased", "--unbiased", "--method pinn only"),
+        ("semilinear-heat --method galerkin --sharing point", "--sharing", "--method pinn only"),
+        ("poisson-two-body --sharing batch", "--sharing", "parabolic problems"),
+        ("poisson-two-body --unbiased", "--unbiased", "parabolic problems"),
+    ):
+        with pytest.raises(SystemExit):
+            main(["solve", *argv.split(), "--dim", "3"])
+        err = capsys.readouterr().err
+        assert f"{option} applies to" in err and match in err

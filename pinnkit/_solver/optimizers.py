@@ -4,6 +4,8 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+import jax
+import jax.numpy as jnp
 import optax
 
 
@@ -124,3 +126,56 @@ def make_optimizer(
     if name not in OPTIMIZERS:
         raise _unknown("optimizer", name, OPTIMIZERS)
     return OPTIMIZERS[name](make_schedule(schedule, learning_rate, steps))
+
+
+def tail_average(
+    inner: optax.GradientTransformation, steps: int, tail: int
+) -> optax.GradientTransformation:
+    """`inner` whose last update of a run of `steps` steps lands on the mean of the parameters
+    after each of the last `tail` steps (Polyak tail averaging).
+
+    The mean is kept in the optimizer state, updated after every step of the tail; the update
+    of step `steps` is replaced by `mean - params`, so the trained parameters are that mean.
+    With `tail = 0`, or for steps beyond `steps` (another run), it is `inner` unchanged.
+    `pinnkit solve --average F` (parabolic `--method pinn`) uses it with `tail = F * steps`.
+
+    **Arguments:**
+
+    - `inner`: the optax optimizer that makes the steps.
+    - `steps`: the length of the run.
+    - `tail`: how many of the last steps are averaged, in `[0, steps]`.
+
+    **Returns:** an `optax.GradientTransformation` whose `update` needs the parameters
+    (`update(updates, state, params)`); `inner` itself for `tail = 0`.
+
+    Raises `ValueError` unless `0 <= tail <= steps`.
+    """
+    if not 0 <= tail <= steps:
+        raise ValueError(f"the averaged steps must lie in [0, {steps}], got {tail}")
+    if tail == 0:
+        return inner
+    start = steps - tail
+
+    def init(params):
+        mean = jax.tree_util.tree_map(jnp.zeros_like, params)
+        return (inner.init(params), jnp.zeros((), jnp.int32), mean)
+
+    def update(updates, state, params=None):
+        inner_state, count, mean = state
+        if params is None:
+            raise ValueError("tail_average needs the parameters in update(updates, state, params)")
+        updates, inner_state = inner.update(updates, inner_state, params)
+        count = count + 1
+        after = optax.apply_updates(params, updates)
+        # Running mean over the tail: the n-th iterate of the tail enters with weight 1/n.
+        n = jnp.maximum(count - start, 1)
+        in_tail = (count > start) & (count <= steps)
+        mean = jax.tree_util.tree_map(
+            lambda m, p: jnp.where(in_tail, m + (p - m) / n.astype(m.dtype), m), mean, after
+        )
+        updates = jax.tree_util.tree_map(
+            lambda u, m, p: jnp.where(count == steps, m - p, u), updates, mean, params
+        )
+        return updates, (inner_state, count, mean)
+
+    return optax.GradientTransformation(init, update)
