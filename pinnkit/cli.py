@@ -191,13 +191,12 @@ def run_solve(args: argparse.Namespace) -> dict[str, Any]:
     import equinox as eqx
 
     from ._estimator.registry import make_estimator
+    from ._parabolic_cli import PINN_ONLY, run_parabolic
     from ._solver.optimizers import make_optimizer
     from ._solver.pinn import RESULTS, PINNSolver
     from .problems import PARABOLIC_PROBLEMS, PROBLEMS, get_problem
 
     if args.problem in PARABOLIC_PROBLEMS:
-        from ._parabolic_cli import run_parabolic
-
         return run_parabolic(args)
     if args.method != "pinn":
         raise ValueError(
@@ -207,7 +206,7 @@ def run_solve(args: argparse.Namespace) -> dict[str, Any]:
     if args.problem not in PROBLEMS:
         names = ", ".join((*PROBLEMS, *PARABOLIC_PROBLEMS))
         raise ValueError(f"unknown problem {args.problem!r}; valid names: {names}")
-    for name in ("terminal", "average", "unbiased", "sharing"):
+    for name in PINN_ONLY:
         if getattr(args, name, None) is not None:
             raise ValueError(
                 f"--{name} applies to the parabolic problems ({', '.join(PARABOLIC_PROBLEMS)}) "
