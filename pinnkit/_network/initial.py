@@ -12,10 +12,9 @@ from .taylor import (
     AbstractTaylorMode,
     Series,
     coordinate_jets,
-    coordinate_line,
     directional_jets,
-    product_jet,
-    sum_jets,
+    scaled_jets,
+    scaled_line,
 )
 
 
@@ -104,6 +103,11 @@ class HardInitial(AbstractNetwork, AbstractTaylorMode):
         assert self.initial is not None
         return self.initial(z[:-1])
 
+    @property
+    def _offset(self) -> Callable[[Point], Float[Array, ""]] | None:
+        """$g$ as a function of $z = (x, t)$, or `None` for zero initial data."""
+        return None if self.initial is None else self._initial_of_z
+
     def __call__(self, z: Point) -> Float[Array, ""]:
         check_input(self, z)
         out = self.elapsed(z) * self.network(z)
@@ -113,12 +117,7 @@ class HardInitial(AbstractNetwork, AbstractTaylorMode):
 
     def coordinate_line(self, z: Point, index: Array) -> Callable[[Array], Array]:
         check_input(self, z)
-        elapsed = self.elapsed.coordinate_line(z, index)
-        network = coordinate_line(self.network, z, index)
-        if self.initial is None:
-            return lambda t: elapsed(t) * network(t)
-        initial = coordinate_line(self._initial_of_z, z, index)
-        return lambda t: elapsed(t) * network(t) + initial(t)
+        return scaled_line(self.elapsed, self.network, self._offset, z, index)
 
     def coordinate_jets(
         self, z: Point, indices: Int[Array, " n"], order: int, collapse: bool
@@ -133,11 +132,6 @@ class HardInitial(AbstractNetwork, AbstractTaylorMode):
         return self._combine(directional_jets, z, directions, order, collapse)
 
     def _combine(self, jets, z: Point, tangents: Array, order: int, collapse: bool) -> Series:
-        series = product_jet(
-            jets(self.elapsed, z, tangents, order, collapse),
-            jets(self.network, z, tangents, order, collapse),
-            collapse,
+        return scaled_jets(
+            jets, self.elapsed, self.network, self._offset, z, tangents, order, collapse
         )
-        if self.initial is not None:
-            series = sum_jets(series, jets(self._initial_of_z, z, tangents, order, collapse))
-        return series

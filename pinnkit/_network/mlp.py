@@ -15,10 +15,9 @@ from .taylor import (
     AbstractTaylorMode,
     Series,
     coordinate_jets,
-    coordinate_line,
     directional_jets,
-    product_jet,
-    sum_jets,
+    scaled_jets,
+    scaled_line,
 )
 
 
@@ -236,12 +235,7 @@ class HardDirichlet(AbstractNetwork, AbstractTaylorMode):
         return out
 
     def coordinate_line(self, x: Point, index: Array) -> Callable[[Array], Array]:
-        distance = coordinate_line(self.distance, x, index)
-        network = coordinate_line(self.network, x, index)
-        if self.boundary_value is None:
-            return lambda t: distance(t) * network(t)
-        boundary = coordinate_line(self.boundary_value, x, index)
-        return lambda t: distance(t) * network(t) + boundary(t)
+        return scaled_line(self.distance, self.network, self.boundary_value, x, index)
 
     def coordinate_jets(
         self, x: Point, indices: Int[Array, " n"], order: int, collapse: bool
@@ -254,11 +248,6 @@ class HardDirichlet(AbstractNetwork, AbstractTaylorMode):
         return self._combine(directional_jets, x, directions, order, collapse)
 
     def _combine(self, jets, x: Point, tangents: Array, order: int, collapse: bool) -> Series:
-        series = product_jet(
-            jets(self.distance, x, tangents, order, collapse),
-            jets(self.network, x, tangents, order, collapse),
-            collapse,
+        return scaled_jets(
+            jets, self.distance, self.network, self.boundary_value, x, tangents, order, collapse
         )
-        if self.boundary_value is not None:
-            series = sum_jets(series, jets(self.boundary_value, x, tangents, order, collapse))
-        return series

@@ -149,3 +149,42 @@ def product_jet(f: Series, g: Series, collapse: bool) -> Series:
 def sum_jets(f: Series, g: Series) -> Series:
     """The jet of $f + g$."""
     return f[0] + g[0], [a + b for a, b in zip(f[1], g[1], strict=True)]
+
+
+def scaled_line(
+    factor: Callable[[Point], Array],
+    network: Callable[[Point], Array],
+    offset: Callable[[Point], Array] | None,
+    x: Point,
+    index: Array,
+) -> Callable[[Array], Array]:
+    r"""The restriction $t \mapsto$ `factor * network + offset` at $x + t e_i$: the
+    `coordinate_line` of the hard-constraint wrappers, from the pieces' own lines."""
+    lines = [coordinate_line(f, x, index) for f in (factor, network)]
+    if offset is None:
+        return lambda t: lines[0](t) * lines[1](t)
+    shift = coordinate_line(offset, x, index)
+    return lambda t: lines[0](t) * lines[1](t) + shift(t)
+
+
+def scaled_jets(
+    jets: Callable[..., Series],
+    factor: Callable[[Point], Array],
+    network: Callable[[Point], Array],
+    offset: Callable[[Point], Array] | None,
+    x: Point,
+    tangents: Array,
+    order: int,
+    collapse: bool,
+) -> Series:
+    """The jets of `factor * network + offset` along `tangents`, by Leibniz' rule from the
+    pieces' own jets (`jets` is `coordinate_jets` or `directional_jets`, so each piece
+    uses its fast path where it has one): the Taylor mode of the hard-constraint wrappers."""
+    series = product_jet(
+        jets(factor, x, tangents, order, collapse),
+        jets(network, x, tangents, order, collapse),
+        collapse,
+    )
+    if offset is not None:
+        series = sum_jets(series, jets(offset, x, tangents, order, collapse))
+    return series
