@@ -6,13 +6,20 @@ SHA-256). Each is written to a temporary file in the same folder, flushed to dis
 place; the metadata is written last. A process killed at any moment therefore leaves either the
 previous checkpoint or the new one, never a mixture: until the new `checkpoint.json` replaces the
 old, the old one names the old array file, which is deleted only afterwards.
+
+Also here: the fingerprint digests a solver compares before resuming (`digest`,
+`check_fingerprint`), and `GracefulInterrupt`, which turns the first Ctrl-C of a run into a
+request to save and stop.
 """
 
 import hashlib
 import io
 import json
 import os
+import signal
+import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -191,3 +198,82 @@ def _check_like(tree: PyTree, template: PyTree, folder: Path) -> None:
             )
 
     jax.tree_util.tree_map_with_path(one, tree, template)
+
+
+def digest(tree: PyTree, *, values: bool) -> str:
+    """A short digest of the layout of `tree` (paths, shapes, dtypes, leaf types) and, with
+    `values`, of the values of its arrays."""
+    h = hashlib.sha256()
+    leaves, treedef = jax.tree_util.tree_flatten_with_path(tree)
+    h.update(str(treedef.num_leaves).encode())
+    for path, leaf in leaves:
+        h.update(jax.tree_util.keystr(path).encode())
+        if _is_key(leaf):
+            leaf = jax.random.key_data(leaf)
+        if eqx.is_array_like(leaf) or isinstance(leaf, jax.ShapeDtypeStruct):
+            h.update(f"{tuple(leaf.shape)}{np.dtype(leaf.dtype)}".encode())
+            if values and not isinstance(leaf, jax.ShapeDtypeStruct):
+                h.update(np.ascontiguousarray(np.asarray(leaf)).tobytes())
+        else:
+            h.update(type(leaf).__qualname__.encode())
+    return h.hexdigest()[:16]
+
+
+def check_fingerprint(folder: Path, saved: dict[str, Any], now: dict[str, Any]) -> None:
+    """Raise a `CheckpointError` naming every entry (and every `config` setting) in which
+    the fingerprint `saved` with a checkpoint in `folder` differs from `now`."""
+    saved, now = dict(saved), dict(now)
+    # A `config` setting at None counts as unset, so that an option added after a checkpoint
+    # was written (its default None) does not block resuming it.
+    saved_config, now_config = saved.pop("config", None) or {}, now.pop("config", None) or {}
+    differ = [
+        (name, saved.get(name), now.get(name))
+        for name in sorted(set(saved) | set(now))
+        if saved.get(name) != now.get(name)
+    ]
+    differ += [
+        (f"config[{name!r}]", saved_config.get(name), now_config.get(name))
+        for name in sorted(set(saved_config) | set(now_config))
+        if saved_config.get(name) != now_config.get(name)
+    ]
+    if differ:
+        details = ", ".join(f"{name} (checkpoint: {a!r}, now: {b!r})" for name, a, b in differ)
+        raise CheckpointError(
+            f"cannot resume from the checkpoint in {folder}: it was written by a different "
+            f"configuration; what differs: {details}. Resume with the same settings, or use "
+            "another checkpoint folder (or resume=False to start over)."
+        )
+
+
+class GracefulInterrupt:
+    """Within the block, the first SIGINT sets `requested` instead of raising; the default
+    handler is back for a second one. Only installed in the main thread, and only over
+    Python's default handler."""
+
+    def __init__(self):
+        self.requested = False
+        self._installed = False
+
+    def _handler(self, signum, frame):
+        del signum, frame
+        self.requested = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        print(
+            "\npinnkit: interrupt received; stopping after the current chunk of steps and "
+            "saving a checkpoint (press Ctrl-C again to stop at once)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def __enter__(self) -> "GracefulInterrupt":
+        if (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        ):
+            signal.signal(signal.SIGINT, self._handler)
+            self._installed = True
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, signal.default_int_handler)

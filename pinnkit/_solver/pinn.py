@@ -1,12 +1,8 @@
 """PINNSolver: train a network on a loss with an optax optimizer."""
 
-import hashlib
 import json
 import math
 import os
-import signal
-import sys
-import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -25,7 +21,14 @@ from .._loss.losses import AbstractLoss
 from .._network.base import AbstractNetwork
 from .._types import Key
 from . import lbfgs
-from .checkpoint import CheckpointError, checkpoint_metadata, load_checkpoint, save_checkpoint
+from .checkpoint import (
+    GracefulInterrupt,
+    check_fingerprint,
+    checkpoint_metadata,
+    digest,
+    load_checkpoint,
+    save_checkpoint,
+)
 from .optimizers import make_optimizer
 from .parallel import replicate, split_batch
 from .reference import TestSet
@@ -174,7 +177,7 @@ class PINNSolver(eqx.Module):
             fingerprint = self._fingerprint(state, network, steps, key, config)
             record = checkpoint_metadata(folder) if resume else None
             if record is not None:
-                _check_fingerprint(folder, record.get("fingerprint", {}), fingerprint)
+                check_fingerprint(folder, record.get("fingerprint", {}), fingerprint)
                 template = {
                     "state": state,
                     "previous": previous,
@@ -228,7 +231,7 @@ class PINNSolver(eqx.Module):
 
         bar = progress_bar(steps, progress, done)
         result, message = RESULTS.successful, ""
-        with _GracefulInterrupt() as interrupt:
+        with GracefulInterrupt() as interrupt:
             while done < steps:
                 n = min(self.log_every, steps - done)
                 state, previous, losses, bad_step = chunk_fn(key, state, previous, done, n)
@@ -361,95 +364,18 @@ class PINNSolver(eqx.Module):
             "log_every": self.log_every,
             "eval_every": self.eval_every,
             "learning_rate": self.learning_rate if self.optimizer is None else None,
-            "network": _digest(network, values=True),
-            "loss": _digest(self.loss, values=True),
-            "batch": _digest(jax.eval_shape(self.loss.sample, key), values=False),
-            "optimizer_state": _digest(state[1], values=False),
-            "loss_state": _digest(state[2], values=False),
-            "key": _digest(key, values=True),
+            "network": digest(network, values=True),
+            "loss": digest(self.loss, values=True),
+            "batch": digest(jax.eval_shape(self.loss.sample, key), values=False),
+            "optimizer_state": digest(state[1], values=False),
+            "loss_state": digest(state[2], values=False),
+            "key": digest(key, values=True),
             "config": config,
         }
 
 
 def _round_up(n: int, multiple: int) -> int:
     return math.ceil(n / multiple) * multiple
-
-
-def _digest(tree: PyTree, *, values: bool) -> str:
-    """A short digest of the layout of `tree` (paths, shapes, dtypes, leaf types) and, with
-    `values`, of the values of its arrays."""
-    h = hashlib.sha256()
-    leaves, treedef = jax.tree_util.tree_flatten_with_path(tree)
-    h.update(str(treedef.num_leaves).encode())
-    for path, leaf in leaves:
-        h.update(jax.tree_util.keystr(path).encode())
-        if isinstance(leaf, jax.Array) and jnp.issubdtype(leaf.dtype, jax.dtypes.prng_key):
-            leaf = jax.random.key_data(leaf)
-        if eqx.is_array_like(leaf) or isinstance(leaf, jax.ShapeDtypeStruct):
-            h.update(f"{tuple(leaf.shape)}{np.dtype(leaf.dtype)}".encode())
-            if values and not isinstance(leaf, jax.ShapeDtypeStruct):
-                h.update(np.ascontiguousarray(np.asarray(leaf)).tobytes())
-        else:
-            h.update(type(leaf).__qualname__.encode())
-    return h.hexdigest()[:16]
-
-
-def _check_fingerprint(folder: Path, saved: dict[str, Any], now: dict[str, Any]) -> None:
-    saved, now = dict(saved), dict(now)
-    # A `config` setting at None counts as unset, so that an option added after a checkpoint
-    # was written (its default None) does not block resuming it.
-    saved_config, now_config = saved.pop("config", None) or {}, now.pop("config", None) or {}
-    differ = [
-        (name, saved.get(name), now.get(name))
-        for name in sorted(set(saved) | set(now))
-        if saved.get(name) != now.get(name)
-    ]
-    differ += [
-        (f"config[{name!r}]", saved_config.get(name), now_config.get(name))
-        for name in sorted(set(saved_config) | set(now_config))
-        if saved_config.get(name) != now_config.get(name)
-    ]
-    if differ:
-        details = ", ".join(f"{name} (checkpoint: {a!r}, now: {b!r})" for name, a, b in differ)
-        raise CheckpointError(
-            f"cannot resume from the checkpoint in {folder}: it was written by a different "
-            f"configuration; what differs: {details}. Resume with the same settings, or use "
-            "another checkpoint folder (or resume=False to start over)."
-        )
-
-
-class _GracefulInterrupt:
-    """Within the block, the first SIGINT sets `requested` instead of raising; the default
-    handler is back for a second one. Only installed in the main thread, and only over
-    Python's default handler."""
-
-    def __init__(self):
-        self.requested = False
-        self._installed = False
-
-    def _handler(self, signum, frame):
-        del signum, frame
-        self.requested = True
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        print(
-            "\npinnkit: interrupt received; stopping after the current chunk of steps and "
-            "saving a checkpoint (press Ctrl-C again to stop at once)",
-            file=sys.stderr,
-            flush=True,
-        )
-
-    def __enter__(self) -> "_GracefulInterrupt":
-        if (
-            threading.current_thread() is threading.main_thread()
-            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
-        ):
-            signal.signal(signal.SIGINT, self._handler)
-            self._installed = True
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._installed:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _make_chunk(
