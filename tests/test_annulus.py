@@ -204,19 +204,23 @@ def test_biharmonic_loss_refuses_other_problems(getkey):
 
 def test_short_training_reduces_the_loss(getkey):
     problem = get_problem(NAME, 3, getkey())
-    loss = biharmonic_loss(problem, pk.Exact(), batch_size=32, boundary_batch_size=16)
+    # Trained with the dense STDE this problem is for; judged by the exact loss on one fixed
+    # batch (its forward pass compiles much faster than training through nested Hessians).
+    estimator = pk.STDE(sparse=False, num_samples=8)
+    loss = biharmonic_loss(problem, estimator, batch_size=32, boundary_batch_size=16)
+    exact = biharmonic_loss(problem, pk.Exact(), batch_size=32, boundary_batch_size=16)
     solver = pk.PINNSolver(loss, learning_rate=1e-2, log_every=50)
     network = problem.network(getkey(), width=16, depth=2)
     test_set = problem.test_set(getkey(), size=500)
-    batch, key = loss.sample(getkey()), getkey()  # one fixed batch to compare on
-    evaluate = eqx.filter_jit(lambda model: loss(model, batch, key))
+    batch, key = exact.sample(getkey()), getkey()
+    evaluate = eqx.filter_jit(lambda model: exact(model, batch, key))
     before = float(evaluate(network)), float(test_set.errors(network)["rel_l2"])
-    solution = solver.solve(network, 100, getkey(), progress=False)
+    solution = solver.solve(network, 300, getkey(), progress=False)
     after = (
         float(evaluate(solution.network)),
         float(test_set.errors(solution.network)["rel_l2"]),
     )
-    assert after[0] < 0.5 * before[0]
+    assert after[0] < 0.5 * before[0], (before, after)
     assert after[1] < 0.7 * before[1]
 
 
