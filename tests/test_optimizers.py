@@ -149,4 +149,17 @@ def test_cli_optimizer_schedule_and_lbfgs(tmp_path, capsys):
     assert lbfgs["final_loss"] < lbfgs["initial_loss"]
     assert lbfgs["rel_l2_before"] == result["history"]["rel_l2"][-1]
     assert result["rel_l2"] != lbfgs["rel_l2_before"]  # the reported error is after L-BFGS
+    # A resume after the optimizer's last checkpoint (as after a kill during L-BFGS) runs the
+    # refinement again from the same start and reaches the same numbers.
+    code = main(
+        [*args.split(), "--lbfgs-steps", "5", "--lbfgs-batch", "16", "--out", str(tmp_path)]
+        + ["--resume"]
+    )
+    assert code == 0
+    resumed = json.loads((tmp_path / "result.json").read_text())
+    for record in (result, resumed):
+        for timing in ("wall_s", "steps_per_s", "peak_rss_mb"):
+            record.pop(timing)
+        record["lbfgs"].pop("wall_s")
+    assert resumed == result
     capsys.readouterr()
