@@ -14,9 +14,10 @@ from pinnkit.problems import (
     BiharmonicAnnulusPDE,
     NormalDerivativeLoss,
     biharmonic_loss,
+    constant_baseline,
     get_problem,
 )
-from pinnkit.problems._annulus import annulus_distance, annulus_three_body, constant_baseline
+from pinnkit.problems._annulus import annulus_distance, annulus_three_body
 
 
 NAME = "biharmonic-three-body-annulus"

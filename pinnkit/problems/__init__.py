@@ -6,6 +6,7 @@ from ._annulus import (
     NormalDerivativeLoss as NormalDerivativeLoss,
     annulus_biharmonic_problem as annulus_biharmonic_problem,
     biharmonic_loss as biharmonic_loss,
+    constant_baseline as constant_baseline,
 )
 from ._kdv import KdVPDE as KdVPDE, KdVProblem as KdVProblem, kdv_soliton as kdv_soliton
 from ._parabolic import (

@@ -17,8 +17,7 @@ import time
 import jax
 
 import pinnkit as pk
-from pinnkit.problems import biharmonic_loss, get_problem
-from pinnkit.problems._annulus import constant_baseline
+from pinnkit.problems import biharmonic_loss, constant_baseline, get_problem
 
 
 def main() -> None:
