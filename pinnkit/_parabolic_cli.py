@@ -109,6 +109,19 @@ step for the whole batch (`batch`, the default, as published) or once per point;
 PINN_ONLY = ("terminal", "average", "unbiased", "sharing")
 """Options of `pinnkit solve` that only `--method pinn` takes (unset: `None`)."""
 
+OPTIMIZER_DEFAULTS = {"optimizer": "adam", "schedule": "linear"}
+"""The optimizer options and their defaults: `--method pinn` reads them, `mol` and
+`galerkin` refuse any other value."""
+
+ELLIPTIC_ONLY = {
+    "lbfgs_steps": 0,
+    "lbfgs_batch": None,
+    "checkpoint_every": None,
+    "resume": False,
+    "devices": None,
+}
+"""Options of `pinnkit solve` that the parabolic paths refuse (with their unset values)."""
+
 
 def pinn_loss(problem, args: argparse.Namespace, estimator):
     """The space-time loss `--method pinn` trains on: `problem.space_time_loss` with
@@ -136,8 +149,8 @@ def _run_pinn(problem, args: argparse.Namespace, out: Path) -> ParabolicRun:
 
     from ._estimator.registry import make_estimator
     from ._sampler.spacetime import Brownian
-    from ._solver.optimizers import tail_average
-    from ._solver.pinn import RESULTS, PINNSolver, linear_decay_adam
+    from ._solver.optimizers import make_optimizer, tail_average
+    from ._solver.pinn import RESULTS, PINNSolver
     from ._solver.reference import TestSet
 
     for name in ("steps", "batch", "eval_every", "width"):
@@ -159,7 +172,10 @@ def _run_pinn(problem, args: argparse.Namespace, out: Path) -> ParabolicRun:
         network_key, width=args.width, depth=args.depth, terminal=terminal
     )
     averaged = int(round(average * args.steps))
-    optimizer = tail_average(linear_decay_adam(args.lr, args.steps), args.steps, averaged)
+    optimizer_name, schedule = (getattr(args, k, v) for k, v in OPTIMIZER_DEFAULTS.items())
+    optimizer = tail_average(
+        make_optimizer(optimizer_name, args.lr, args.steps, schedule), args.steps, averaged
+    )
     solver = PINNSolver(
         loss, optimizer=optimizer, learning_rate=args.lr, eval_every=args.eval_every
     )
@@ -230,6 +246,8 @@ def _run_pinn(problem, args: argparse.Namespace, out: Path) -> ParabolicRun:
             "steps": solution.steps,
             "batch": args.batch,
             "lr": args.lr,
+            "optimizer": optimizer_name,
+            "schedule": schedule,
             "width": args.width,
             "depth": args.depth,
             "wall_s": solution.wall_s,
@@ -393,9 +411,20 @@ def run_parabolic(args: argparse.Namespace) -> dict[str, Any]:
             f"unknown method {args.method!r} for a parabolic problem; valid methods: "
             f"{', '.join(METHODS)}"
         )
+    for name, unset in ELLIPTIC_ONLY.items():
+        if getattr(args, name, unset) != unset:
+            raise ValueError(
+                f"--{name.replace('_', '-')} applies to the elliptic problems only, not to "
+                f"the parabolic problem {args.problem!r}"
+            )
     if args.method != "pinn":
         for name in PINN_ONLY:
             if getattr(args, name, None) is not None:
+                raise ValueError(
+                    f"--{name} applies to --method pinn only, not to --method {args.method}"
+                )
+        for name, default in OPTIMIZER_DEFAULTS.items():
+            if getattr(args, name, default) != default:
                 raise ValueError(
                     f"--{name} applies to --method pinn only, not to --method {args.method}"
                 )

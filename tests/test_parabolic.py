@@ -11,6 +11,7 @@ from helpers import assert_close, rejected
 
 import pinnkit as pk
 from pinnkit._parabolic_cli import run_parabolic
+from pinnkit._solver import optimizers
 from pinnkit.cli import _build_parser, main
 from pinnkit.problems import (
     MONTE_CARLO_REFERENCES,
@@ -165,6 +166,22 @@ def test_cli_pinn_writes_the_result(tmp_path):
     assert (out / "solution.png").exists() and (out / "network.eqx").exists()
 
 
+def test_cli_pinn_takes_the_optimizer_and_schedule(tmp_path, monkeypatch):
+    calls = []
+    real = optimizers.make_optimizer
+    monkeypatch.setattr(optimizers, "make_optimizer", lambda *a: calls.append(a) or real(*a))
+    argv = [
+        *"solve heat-quadratic --dim 2 --method pinn --estimator stde --samples 1".split(),
+        *"--steps 4 --batch 8 --width 8 --depth 1 --eval-every 4 --test-size 10".split(),
+        *"--optimizer adamw --schedule cosine --lr 1e-2 --no-progress --out".split(),
+        str(tmp_path / "run"),
+    ]
+    result = run_parabolic(_build_parser().parse_args(argv))
+    assert calls == [("adamw", 1e-2, 4, "cosine")]
+    assert result["optimizer"] == "adamw" and result["schedule"] == "cosine"
+    assert result["steps"] == 4 and result["result"] == "successful"
+
+
 def test_cli_rejects_bad_methods(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["solve", "allen-cahn-parabolic", "--dim", "3", "--method", "mol"])
@@ -244,6 +261,11 @@ def test_cli_refuses_unbiased_and_sharing_outside_the_pinn(capsys):
         ("semilinear-heat --method galerkin --sharing point", "--sharing", "--method pinn only"),
         ("poisson-two-body --sharing batch", "--sharing", "parabolic problems"),
         ("poisson-two-body --unbiased", "--unbiased", "parabolic problems"),
+        ("semilinear-heat --method mol --schedule cosine", "--schedule", "--method pinn only"),
+        ("semilinear-heat --method galerkin --optimizer sgd", "--optimizer", "--method pinn only"),
+        ("semilinear-heat --lbfgs-steps 5", "--lbfgs-steps", "elliptic problems only"),
+        ("sine-gordon-parabolic --method mol --resume", "--resume", "elliptic problems only"),
+        ("semilinear-heat --devices 2", "--devices", "elliptic problems only"),
     ):
         with pytest.raises(SystemExit):
             main(["solve", *argv.split(), "--dim", "3"])
