@@ -123,6 +123,14 @@ ELLIPTIC_ONLY = {
 """Options of `pinnkit solve` that the parabolic paths refuse (with their unset values)."""
 
 
+def _refuse_set(args: argparse.Namespace, unset: dict[str, Any], where: str) -> None:
+    """Raise `ValueError` for the first option in `unset` whose value in `args` differs from
+    its unset value there: the option "applies to `where`"."""
+    for name, value in unset.items():
+        if getattr(args, name, value) != value:
+            raise ValueError(f"--{name.replace('_', '-')} applies to {where}")
+
+
 def pinn_loss(problem, args: argparse.Namespace, estimator):
     """The space-time loss `--method pinn` trains on: `problem.space_time_loss` with
     `--batch`, `--terminal`, `--unbiased` and `--sharing` (each `None` or absent: the
@@ -411,23 +419,14 @@ def run_parabolic(args: argparse.Namespace) -> dict[str, Any]:
             f"unknown method {args.method!r} for a parabolic problem; valid methods: "
             f"{', '.join(METHODS)}"
         )
-    for name, unset in ELLIPTIC_ONLY.items():
-        if getattr(args, name, unset) != unset:
-            raise ValueError(
-                f"--{name.replace('_', '-')} applies to the elliptic problems only, not to "
-                f"the parabolic problem {args.problem!r}"
-            )
+    _refuse_set(
+        args,
+        ELLIPTIC_ONLY,
+        f"the elliptic problems only, not to the parabolic problem {args.problem!r}",
+    )
     if args.method != "pinn":
-        for name in PINN_ONLY:
-            if getattr(args, name, None) is not None:
-                raise ValueError(
-                    f"--{name} applies to --method pinn only, not to --method {args.method}"
-                )
-        for name, default in OPTIMIZER_DEFAULTS.items():
-            if getattr(args, name, default) != default:
-                raise ValueError(
-                    f"--{name} applies to --method pinn only, not to --method {args.method}"
-                )
+        pinn_only = {**dict.fromkeys(PINN_ONLY), **OPTIMIZER_DEFAULTS}
+        _refuse_set(args, pinn_only, f"--method pinn only, not to --method {args.method}")
     if getattr(args, "x64", False):
         jax.config.update("jax_enable_x64", True)
     problem = get_parabolic_problem(args.problem, args.dim)
