@@ -85,6 +85,10 @@ from ._solver.checkpoint import (
     load_checkpoint as load_checkpoint,
     save_checkpoint as save_checkpoint,
 )
+from ._solver.feynman_kac import (
+    FeynmanKacValue as FeynmanKacValue,
+    feynman_kac_value as feynman_kac_value,
+)
 from ._solver.optimizers import (
     OPTIMIZERS as OPTIMIZERS,
     SCHEDULES as SCHEDULES,

@@ -40,6 +40,9 @@ class ParabolicRun:
     note: str = ""
 
 
+READOUT_SAMPLES = 2**20
+"""Default Monte Carlo samples of `--method pinn`'s Feynman–Kac read-out (`--readout-samples`)."""
+
 CURVE_POINTS = 31
 """Points of the plotted curve $u(t, 0)$, $t \\in [0, T]$."""
 
@@ -106,7 +109,7 @@ SHARINGS = ("batch", "point")
 step for the whole batch (`batch`, the default, as published) or once per point; see
 [`pinnkit.ResidualLoss`][]."""
 
-PINN_ONLY = ("terminal", "average", "unbiased", "sharing")
+PINN_ONLY = ("terminal", "average", "unbiased", "sharing", "readout_samples")
 """Options of `pinnkit solve` that only `--method pinn` takes (unset: `None`)."""
 
 OPTIMIZER_DEFAULTS = {"optimizer": "adam", "schedule": "linear"}
@@ -172,6 +175,10 @@ def _run_pinn(problem, args: argparse.Namespace, out: Path) -> ParabolicRun:
     average = DEFAULT_AVERAGE if average is None else average
     if not 0 <= average <= 1:
         raise ValueError(f"--average must be a fraction in [0, 1], got {average}")
+    readout = getattr(args, "readout_samples", None)
+    readout = READOUT_SAMPLES if readout is None else readout
+    if readout < 0:
+        raise ValueError(f"--readout-samples must be >= 0, got {readout}")
     estimator = make_estimator(args.estimator, samples)
     loss = pinn_loss(problem, args, estimator)
     key = jax.random.key(args.seed)
@@ -236,6 +243,15 @@ def _run_pinn(problem, args: argparse.Namespace, out: Path) -> ParabolicRun:
         )
         errors = {k: float(v) for k, v in test_set.errors(solution.network).items()}
     eqx.tree_serialise_leaves(out / "network.eqx", solution.network)
+    if readout:  # u(0, 0) from the network along the paths (pinnkit.feynman_kac_value)
+        fk = problem.feynman_kac_value(
+            solution.network, jax.random.fold_in(key, 2), samples=readout
+        )
+        errors |= {
+            "feynman_kac_value": fk.value,
+            "feynman_kac_stderr": fk.stderr,
+            "feynman_kac_samples": fk.samples,
+        }
     return ParabolicRun(
         value=float(values[0]),
         times=times,
@@ -461,6 +477,11 @@ def run_parabolic(args: argparse.Namespace) -> dict[str, Any]:
         "total_wall_s": total,
         "curve": {"t": run.times.tolist(), "u": run.curve.tolist()},
     }
+    if "feynman_kac_value" in result:
+        fk = result["feynman_kac_value"]
+        result["feynman_kac_rel_error"] = (
+            None if reference is None else abs(fk - reference) / abs(reference)
+        )
     result.setdefault("message", "")
     result.setdefault("wall_s", total)
     write_atomic(out / "result.json", json.dumps(result, indent=2).encode())
@@ -477,8 +498,13 @@ def summary_line(result: dict[str, Any]) -> str:
     against = (
         "no reference" if reference is None else f"reference={reference:.7g} rel_error={error:.3e}"
     )
+    readout = ""
+    if result.get("feynman_kac_value") is not None:
+        readout = f" feynman_kac={result['feynman_kac_value']:.7g}"
+        if result.get("feynman_kac_rel_error") is not None:
+            readout += f" (rel_error={result['feynman_kac_rel_error']:.3e})"
     return (
         f"{result['problem']} d={result['dim']} method={result['method']}: "
-        f"u(0,0)={result['value']:.7g} {against} wall={result['total_wall_s']:.1f}s "
+        f"u(0,0)={result['value']:.7g} {against}{readout} wall={result['total_wall_s']:.1f}s "
         f"-> {Path(result['out']) / 'result.json'}"
     )

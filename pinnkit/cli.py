@@ -89,6 +89,13 @@ def _build_parser() -> argparse.ArgumentParser:
         help="parabolic --method pinn: one draw of estimator directions per step shared by all "
         "points (batch, default) or one per point",
     )
+    solve.add_argument(
+        "--readout-samples",
+        type=int,
+        default=None,
+        help="parabolic --method pinn: Monte Carlo samples of the Feynman-Kac read-out of "
+        "u(0,0) from the trained network (default 1048576; 0: none)",
+    )
     solve.add_argument("--width", type=int, default=128, help="MLP width (128)")
     solve.add_argument("--depth", type=int, default=3, help="MLP hidden layers (3)")
     solve.add_argument(
@@ -209,8 +216,8 @@ def run_solve(args: argparse.Namespace) -> dict[str, Any]:
     for name in PINN_ONLY:
         if getattr(args, name, None) is not None:
             raise ValueError(
-                f"--{name} applies to the parabolic problems ({', '.join(PARABOLIC_PROBLEMS)}) "
-                f"only, not to {args.problem!r}"
+                f"--{name.replace('_', '-')} applies to the parabolic problems "
+                f"({', '.join(PARABOLIC_PROBLEMS)}) only, not to {args.problem!r}"
             )
     for name in ("steps", "batch", "test_size", "eval_every", "width"):
         if getattr(args, name) < 1:

@@ -145,13 +145,21 @@ def test_cli_pinn_writes_the_result(tmp_path):
         *["--lr", "1e-2", "--no-progress", "--out", str(tmp_path / "run")],
     ]
     args = _build_parser().parse_args(argv)
-    args.terminal, args.average = "hard", 0.5
+    args.terminal, args.average, args.readout_samples = "hard", 0.5, 4096
     result = run_parabolic(args)
     out = Path(result["out"])
     assert result["terminal"] == "hard" and result["averaged_steps"] == 20
     assert result["unbiased"] is False and result["sharing"] == "batch"
     assert result["curve"]["u"][-1] == pytest.approx(0.0, abs=1e-6)  # g(0) at t = T, exactly
-    for name, value, match in (("terminal", "exact", "--terminal"), ("average", 1.5, "--average")):
+    # Heat (f = 0): the Feynman-Kac read-out is E g(X_T), 2dT = 1.2 whatever the network.
+    fk, stderr = result["feynman_kac_value"], result["feynman_kac_stderr"]
+    assert result["feynman_kac_samples"] == 4096 and abs(fk - 1.2) < 5 * stderr < 0.15
+    assert result["feynman_kac_rel_error"] == pytest.approx(abs(fk - 1.2) / 1.2)
+    for name, value, match in (
+        ("terminal", "exact", "--terminal"),
+        ("average", 1.5, "--average"),
+        ("readout_samples", -1, "--readout-samples"),
+    ):
         bad = _build_parser().parse_args(argv)
         setattr(bad, name, value)
         rejected(lambda bad=bad: run_parabolic(bad), match)
@@ -263,6 +271,8 @@ def test_cli_refuses_unbiased_and_sharing_outside_the_pinn(capsys):
         ("poisson-two-body --unbiased", "--unbiased", "parabolic problems"),
         ("semilinear-heat --method mol --schedule cosine", "--schedule", "--method pinn only"),
         ("semilinear-heat --method galerkin --optimizer sgd", "--optimizer", "--method pinn only"),
+        ("semilinear-heat --method mol --readout-samples 9", "--readout-samples", "pinn only"),
+        ("poisson-two-body --readout-samples 9", "--readout-samples", "parabolic problems"),
         ("semilinear-heat --lbfgs-steps 5", "--lbfgs-steps", "elliptic problems only"),
         ("sine-gordon-parabolic --method mol --resume", "--resume", "elliptic problems only"),
         ("semilinear-heat --devices 2", "--devices", "elliptic problems only"),

@@ -29,6 +29,7 @@ from .._operator.base import AbstractOperator, Laplacian
 from .._operator.pde import AbstractPDE
 from .._operator.spacetime import SpaceTimePDE
 from .._sampler.spacetime import Brownian
+from .._solver.feynman_kac import FeynmanKacValue, feynman_kac_value
 from .._types import Point
 
 
@@ -217,6 +218,17 @@ class ParabolicProblem(eqx.Module):
         if self.solution is None:
             raise ValueError(f"problem {self.name!r} has no closed-form solution")
         return self.solution(x, self.T - t)
+
+    def feynman_kac_value(
+        self, network: Callable[[Point], Float[Array, ""]], key: PRNGKeyArray, samples: int = 2**20
+    ) -> FeynmanKacValue:
+        r"""The Feynman–Kac read-out of $u(0, 0)$ from a space-time network $u_\theta(x, t)$:
+        the mean of $g(X_T) + T f(u_\theta(t, X_t))$ over Brownian paths from the origin
+        ([`pinnkit.feynman_kac_value`][], which explains why it beats the network's own
+        value $u_\theta(0, 0)$). `samples` is the number of Monte Carlo samples."""
+        return feynman_kac_value(
+            network, self.terminal, self.pde.nonlinearity, self.T, key, samples=samples
+        )
 
     # The space-time PINN: a network u(z) of z = (x, t), time last, in the backward form.
 
