@@ -1,1 +1,1 @@
-"""Time stepping: the method of lines (and later Neural Galerkin and deep BSDE)."""
+"""Time stepping: the method of lines and Neural Galerkin."""
