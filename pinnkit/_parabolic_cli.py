@@ -243,11 +243,12 @@ def _run_pinn(problem, args: argparse.Namespace, out: Path) -> ParabolicRun:
         )
         errors = {k: float(v) for k, v in test_set.errors(solution.network).items()}
     eqx.tree_serialise_leaves(out / "network.eqx", solution.network)
+    readout_fields: dict[str, Any] = {}
     if readout:  # u(0, 0) from the network along the paths (pinnkit.feynman_kac_value)
         fk = problem.feynman_kac_value(
             solution.network, jax.random.fold_in(key, 2), samples=readout
         )
-        errors |= {
+        readout_fields = {
             "feynman_kac_value": fk.value,
             "feynman_kac_stderr": fk.stderr,
             "feynman_kac_samples": fk.samples,
@@ -282,6 +283,7 @@ def _run_pinn(problem, args: argparse.Namespace, out: Path) -> ParabolicRun:
                 "rel_error": np.asarray(history.get("rel_l2", [])).tolist(),
             },
             **errors,
+            **readout_fields,
             "result": "successful" if solution.result == RESULTS.successful else "nonfinite_loss",
             "message": solution.message,
             "loss_history": {
