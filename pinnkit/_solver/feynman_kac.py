@@ -29,6 +29,7 @@ from jaxtyping import Array, Float
 
 from .._sampler.spacetime import Brownian
 from .._types import Key, Point, Scalar
+from .reference import points_per_chunk
 
 
 class FeynmanKacValue(NamedTuple):
@@ -100,7 +101,7 @@ def feynman_kac_value(
         )
     paths = Brownian(dim, horizon, origin=origin)
     ends = Brownian(dim, horizon, time=horizon, origin=origin)
-    chunk = min(chunk_size, samples, max(1, max_chunk_numbers // (dim + 1)))
+    chunk = points_per_chunk(samples, dim + 1, chunk_size, max_chunk_numbers)
     n_chunks = math.ceil(samples / chunk)
     moments = _chunk_moments(network, terminal, reaction, paths, ends, key, chunk, n_chunks)
     means, squares = np.asarray(moments, dtype=np.float64).T

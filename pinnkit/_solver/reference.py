@@ -11,6 +11,12 @@ from .._sampler.base import AbstractSampler
 from .._types import Key, Point, Scalar
 
 
+def points_per_chunk(size: int, dim: int, chunk_size: int, max_chunk_numbers: int) -> int:
+    """How many of `size` points of dimension `dim` to draw and evaluate at once: at most
+    `chunk_size` points and at most `max_chunk_numbers` coordinates (at least one point)."""
+    return min(chunk_size, size, max(1, max_chunk_numbers // max(1, dim)))
+
+
 class TestSet(eqx.Module):
     r"""A fixed test set drawn from a sampler, compared against an exact solution.
 
@@ -51,8 +57,8 @@ class TestSet(eqx.Module):
     @property
     def points_per_chunk(self) -> int:
         """The points drawn and evaluated at once: `chunk_size`, fewer in high dimension."""
-        by_memory = max(1, self.max_chunk_numbers // max(1, self.sampler.dim))
-        return min(self.chunk_size, self.size, by_memory)
+        dim = self.sampler.dim
+        return points_per_chunk(self.size, dim, self.chunk_size, self.max_chunk_numbers)
 
     @eqx.filter_jit
     def errors(self, model: Callable[[Point], Scalar]) -> dict[str, Float[Array, ""]]:
