@@ -77,6 +77,11 @@ from ._sampler.adaptive import (
     RARSampler as RARSampler,
 )
 from ._sampler.base import AbstractSampler as AbstractSampler, UniformSampler as UniformSampler
+from ._sampler.prng import (
+    PRNGS as PRNGS,
+    XLA_THREEFRY as XLA_THREEFRY,
+    xla_threefry_key as xla_threefry_key,
+)
 from ._sampler.quasi import HaltonSampler as HaltonSampler, SobolSampler as SobolSampler
 from ._sampler.spacetime import Brownian as Brownian, CylinderSampler as CylinderSampler
 from ._solver.checkpoint import (

@@ -86,15 +86,25 @@ CONFIG_KEYS = (
     "eval_every",
     "test_size",
     "block_size",
+    "prng",
 )
 """What must match for a finished `result.json` to stand for a run of the grid."""
 
+CONFIG_DEFAULTS = {"prng": "threefry"}
+"""Values of `CONFIG_KEYS` that a `result.json` written before the key existed stands for."""
+
 
 def run_name(
-    problem: str, dim: int, estimator: str, seed: int, block_size: int | None = None
+    problem: str,
+    dim: int,
+    estimator: str,
+    seed: int,
+    block_size: int | None = None,
+    prng: str = "threefry",
 ) -> str:
     shared = "" if block_size is None else f"-B{block_size}"
-    return f"{problem}-d{dim}{shared}-{estimator}-s{seed}"
+    generator = "" if prng == "threefry" else f"-{prng}"
+    return f"{problem}-d{dim}{shared}-{estimator}-s{seed}{generator}"
 
 
 def _solve_argv(config: dict[str, Any], out: Path) -> list[str]:
@@ -108,6 +118,8 @@ def _solve_argv(config: dict[str, Any], out: Path) -> list[str]:
         argv += ["--samples", str(config["samples"])]
     if config.get("block_size") is not None:
         argv += ["--block-size", str(config["block_size"])]
+    if config.get("prng", "threefry") != "threefry":
+        argv += ["--prng", config["prng"]]
     return argv
 
 
@@ -119,7 +131,7 @@ def finished(path: Path, config: dict[str, Any]) -> dict[str, Any] | None:
         return None
     if not isinstance(result, dict) or result.get("result") != "successful":
         return None
-    if any(result.get(key) != config[key] for key in CONFIG_KEYS):
+    if any(result.get(key, CONFIG_DEFAULTS.get(key)) != config[key] for key in CONFIG_KEYS):
         return None
     return result
 
@@ -151,6 +163,7 @@ def bench_accuracy(
     eval_every: int = 1000,
     test_size: int = 20_000,
     block_size: int | None = None,
+    prng: str = "threefry",
     log: Callable[[str], None] = lambda message: print(message, file=sys.stderr, flush=True),
     on_record: Callable[[list[dict[str, Any]]], None] | None = None,
 ) -> list[dict[str, Any]]:
@@ -187,8 +200,9 @@ def bench_accuracy(
             "eval_every": eval_every,
             "test_size": test_size,
             "block_size": block_size,
+            "prng": prng,
         }
-        folder = out / run_name(problem, dim, estimator, seed, block_size)
+        folder = out / run_name(problem, dim, estimator, seed, block_size, prng)
         label = f"[{index}/{len(grid)}] {problem} d={dim:,} {estimator} seed={seed}"
         done = finished(folder / "result.json", config)
         if done is not None:
@@ -348,6 +362,13 @@ def add_accuracy_parser(which: Any) -> None:
         default=None,
         help="SharedFirstLayerMLP block size for every run (default: a plain MLP)",
     )
+    acc.add_argument(
+        "--prng",
+        default="threefry",
+        choices=("threefry", "xla-threefry"),
+        help="PRNG of every run, as for `pinnkit solve` (default: threefry; another value "
+        "adds -PRNG to the run folders)",
+    )
     acc.add_argument("--out", type=Path, default=Path("runs/accuracy"), help="runs folder")
     add_report_arguments(acc, "write the JSON summary")
 
@@ -411,6 +432,7 @@ def run_accuracy(args: argparse.Namespace) -> int:
         eval_every=args.eval_every,
         test_size=args.test_size,
         block_size=getattr(args, "block_size", None),
+        prng=getattr(args, "prng", "threefry"),
         on_record=report,
     )
     counts = summary(records)

@@ -9,6 +9,7 @@ either way (XLA's CPU backend does not enable fast-math); only speed differs.
 """
 
 import os
+import signal
 
 
 _FAST_COMPILE = "--xla_backend_optimization_level=0"
@@ -36,3 +37,14 @@ def x64():
     """Run the test in float64 without leaking the setting into other tests."""
     with jax.enable_x64(True):
         yield
+
+
+@pytest.fixture
+def ctrl_c():
+    """Ctrl-C raises KeyboardInterrupt in this process, as in an interactive session, even when
+    the test run was started with SIGINT ignored."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -49,17 +49,6 @@ SOLVE = (
 ).split()
 
 
-@pytest.fixture
-def ctrl_c():
-    """Ctrl-C raises KeyboardInterrupt in this process, as in an interactive session, even when
-    the test run was started with SIGINT ignored."""
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 def _launch(tmp_path, name):
     script = tmp_path / "throttled.py"
     script.write_text(THROTTLED)
