@@ -169,6 +169,24 @@ def test_nonfinite_loss_returns_the_last_network_with_a_finite_loss():
         np.testing.assert_allclose(x, y, rtol=1e-6, atol=1e-7)
 
 
+def test_nonfinite_loss_at_a_chunks_first_step():
+    """The returned network is recomputed from a kept state: from the failing chunk's start,
+    or from the chunk before when the failure is a chunk's first step (`log_every` = 1, and
+    = the failing step). Either way it is the uninterrupted run of one step fewer."""
+    network, solver = _nan_setup()
+    with pytest.warns(RuntimeWarning):
+        bad = solver.solve(network, 400, jax.random.key(0), progress=False).steps
+    assert bad > 2
+    clean = solver.solve(network, bad - 1, jax.random.key(0), progress=False)
+    for log_every in (1, bad, bad - 1):
+        chunked = pk.PINNSolver(_ExplodingLoss(), optimizer=optax.sgd(0.05), log_every=log_every)
+        with pytest.warns(RuntimeWarning, match=f"training stopped at step {bad}"):
+            solution = chunked.solve(network, 400, jax.random.key(0), progress=False)
+        assert solution.steps == bad
+        for x, y in zip(leaves(solution.network), leaves(clean.network), strict=True):
+            np.testing.assert_allclose(x, y, rtol=1e-6, atol=1e-7)
+
+
 def test_throw_raises():
     network, solver = _nan_setup()
     with pytest.raises(RuntimeError, match="training stopped at step"):
