@@ -122,7 +122,8 @@ def sphere_directions(
       read again to normalize it.
 
     On a CPU both spend most of their time drawing the uniform bits (`threefry2x32`), the
-    same number for both; docs/benchmarks.md has the measurements. The two give different
+    same number for both; a key from [`pinnkit.xla_threefry_key`][] draws them about 4 times
+    as fast. docs/benchmarks.md has the measurements. The two give different
     numbers for the same key. The result is $g \cdot (\text{scale} / |g|)$, one pass.
 
     **Arguments:**

@@ -450,7 +450,7 @@ def _run(fixed, state, start, indices):
     finite (`bad_step`, else -1), the state stops changing: it is the state whose loss failed.
     `solve` then recomputes the state of the step before from a state it kept, rather than
     every step selecting between the new state and the old one (which reads and writes the
-    parameters and both Adam moments several times a step: 12% of a step at d = 100,000)."""
+    parameters and both Adam moments several times a step: 12-26% of a step at d = 100,000)."""
     loss, optimizer, static, mesh, key = fixed
 
     def loss_of_params(params: PyTree, batch: PyTree, key: Key) -> Array:
