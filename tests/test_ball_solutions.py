@@ -83,21 +83,6 @@ def test_value_and_laplacian_match_autodiff(fn, naive, offset, d):
     _check_one(fn, naive, 1.7 * xs[0] + 0.3, c)
 
 
-@pytest.mark.parametrize("block", [1, 2, 3, 7, 8, 100])
-def test_two_body_summed_by_blocks(block):
-    """The terms summed `block` at a time, whole and ragged last blocks (d - 1 = 8 terms),
-    against nested autodiff; and the same numbers as one block, jitted and vmapped."""
-    d = 9
-    kx, kc = jax.random.split(jax.random.key(11))
-    xs = _ball_points(kx, 3, d)
-    c = _coeffs(kc, d - 1)
-    for x in (*xs, 1.7 * xs[0] + 0.3):
-        _check_one(lambda x, c: two_body(x, c, block=block), _naive_two_body, x, c)
-    blocked = jax.jit(jax.vmap(lambda x: two_body(x, c, block=block)))(xs)
-    whole = jax.vmap(lambda x: two_body(x, c, block=d))(xs)
-    np.testing.assert_allclose(blocked, whole, rtol=RTOL, atol=ATOL)
-
-
 @pytest.mark.parametrize("fn,naive,offset", CASES, ids=IDS)
 def test_zero_on_sphere(fn, naive, offset):
     d = 6

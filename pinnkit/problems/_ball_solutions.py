@@ -17,7 +17,6 @@ where $x \\cdot \\nabla s$ is accumulated term by term (each term of $s$ depends
 a few consecutive coordinates only), so $\\nabla s$ is never assembled.
 """
 
-import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
@@ -25,7 +24,7 @@ from .._domain.domains import sincos
 
 
 def two_body(
-    x: Float[Array, " dim"], c: Float[Array, " terms"], *, block: int = 1024
+    x: Float[Array, " dim"], c: Float[Array, " terms"]
 ) -> tuple[Float[Array, ""], Float[Array, ""]]:
     r"""Two-body exact solution and its Laplacian at one point.
 
@@ -40,55 +39,30 @@ def two_body(
     range reduction and two polynomials each; see `sincos` in `pinnkit._domain.domains`):
     $u^*$, $x \cdot \nabla u^*$ and $\Delta u^*$ share them.
 
-    The terms are summed `block` at a time (a `lax.scan` over blocks of consecutive
-    coordinates), so that a block's intermediate arrays stay in the processor's cache instead
-    of a dozen arrays of $d$ numbers per point going through memory. Measured at $d = 10^5$ on
-    a CPU (docs/benchmarks.md): alone it costs ×0.74 of three long dot products, though a
-    whole training step is no faster; in float32 its sums round about 7 times less.
-
     **Arguments:**
 
     - `x`: a point of $\mathbb{R}^d$, shape `(d,)`, $d \geq 2$.
     - `c`: the coefficients $c_1, \dots, c_{d-1}$, shape `(d - 1,)`.
-    - `block`: the number of terms summed per step of the scan (default 1024).
 
     **Returns:**
 
     A pair `(u, lap_u)` of scalars: $u^*(x)$ and $\Delta u^*(x)$.
     """
     d = x.shape[0]
-    terms = d - 1
-    size = max(1, min(block, terms))
-    blocks = -(-terms // size)
-    # Zero padding: the padded terms have c_i = 0 and finite values, so they add nothing.
-    x_padded = jnp.pad(x, (0, blocks * size + 1 - d))
-    c_padded = jnp.pad(c, (0, blocks * size - terms))
+    sin_x, cos_x = sincos(x)
+    p, q = x[:-1], x[1:]
+    sin_p, cos_p = sin_x[:-1], cos_x[:-1]
+    sin_q, cos_q = sin_x[1:], cos_x[1:]
 
-    def add_block(sums, start):
-        segment = jax.lax.dynamic_slice_in_dim(x_padded, start, size + 1)
-        coefficients = jax.lax.dynamic_slice_in_dim(c_padded, start, size)
-        sin_x, cos_x = sincos(segment)
-        p, q = segment[:-1], segment[1:]
-        sin_p, cos_p = sin_x[:-1], cos_x[:-1]
-        sin_q, cos_q = sin_x[1:], cos_x[1:]
+    a = p + cos_q + q * cos_p
+    sin_a, cos_a = sincos(a)
+    a_p = 1 - q * sin_p
+    a_q = cos_p - sin_q
+    a_pp_plus_a_qq = -(q * cos_p + cos_q)
 
-        sin_a, cos_a = sincos(p + cos_q + q * cos_p)
-        a_p = 1 - q * sin_p
-        a_q = cos_p - sin_q
-        a_pp_plus_a_qq = -(q * cos_p + cos_q)
-        per_term = jnp.stack(
-            [
-                sin_a,  # s
-                cos_a * a_pp_plus_a_qq - sin_a * (a_p**2 + a_q**2),  # Laplacian of s
-                cos_a * (p * a_p + q * a_q),  # x . grad s
-            ]
-        )
-        return sums + per_term @ coefficients, None
-
-    starts = jnp.arange(blocks) * size
-    (s, lap_s, x_dot_grad_s), _ = jax.lax.scan(
-        add_block, jnp.zeros(3, jnp.result_type(x, c)), starts
-    )
+    s = jnp.dot(c, sin_a)
+    lap_s = jnp.dot(c, cos_a * a_pp_plus_a_qq - sin_a * (a_p**2 + a_q**2))
+    x_dot_grad_s = jnp.dot(c, cos_a * (p * a_p + q * a_q))
 
     phi = 1 - jnp.dot(x, x)
     u = phi * s

@@ -3,8 +3,10 @@ two-body source, side by side in one process.
 
     python docs/data/large_d/prng_blocks.py --dim 100000 [--repeats 5] [--steps 10]
 
-"dot" is the two-body source as it was before (three long dot products over arrays of d
-numbers per point, copied below); "blocked" is `pinnkit.problems._ball_solutions.two_body`.
+"dot" is the two-body source of `pinnkit.problems._ball_solutions.two_body` (three long dot
+products over arrays of d numbers per point; copied below as it was at c2255c9); "blocked" sums
+the same terms a block of 1,024 at a time in a `lax.scan` (tried at 31df1f1 and not kept: a
+whole step was no faster, and `jax.experimental.jet` has no rule for `scan`).
 Each variant is jitted and warmed up, then the variants are timed interleaved (median of
 --repeats). A "step" is `PINNSolver`'s compiled chunk of --steps steps (draw, source, STDE(16)
 loss gradient, Adam), Allen–Cahn two-body with the dense MLP 128 x 3; "bare scan" is the same
@@ -48,6 +50,44 @@ def two_body_dot(x, c):  # pinnkit/problems/_ball_solutions.py at c2255c9
 _unit_ball.BODIES["two-body-dot"] = (two_body_dot, 2)
 
 
+def two_body_blocked(x, c, block=1024):  # the same sums a block of 1,024 terms at a time
+    d = x.shape[0]
+    terms = d - 1
+    size = max(1, min(block, terms))
+    blocks = -(-terms // size)
+    x_padded = jnp.pad(x, (0, blocks * size + 1 - d))
+    c_padded = jnp.pad(c, (0, blocks * size - terms))  # zero coefficients: the padding adds 0
+
+    def add_block(sums, start):
+        segment = jax.lax.dynamic_slice_in_dim(x_padded, start, size + 1)
+        coefficients = jax.lax.dynamic_slice_in_dim(c_padded, start, size)
+        sin_x, cos_x = sincos(segment)
+        p, q = segment[:-1], segment[1:]
+        sin_p, cos_p = sin_x[:-1], cos_x[:-1]
+        sin_q, cos_q = sin_x[1:], cos_x[1:]
+        sin_a, cos_a = sincos(p + cos_q + q * cos_p)
+        a_p = 1 - q * sin_p
+        a_q = cos_p - sin_q
+        a_pp_plus_a_qq = -(q * cos_p + cos_q)
+        per_term = jnp.stack(
+            [
+                sin_a,
+                cos_a * a_pp_plus_a_qq - sin_a * (a_p**2 + a_q**2),
+                cos_a * (p * a_p + q * a_q),
+            ]
+        )
+        return sums + per_term @ coefficients, None
+
+    starts = jnp.arange(blocks) * size
+    zero = jnp.zeros(3, jnp.result_type(x, c))
+    (s, lap_s, x_dot_grad_s), _ = jax.lax.scan(add_block, zero, starts)
+    phi = 1 - jnp.dot(x, x)
+    return phi * s, phi * lap_s - 4 * x_dot_grad_s - 2 * d * s
+
+
+_unit_ball.BODIES["two-body-blocked"] = (two_body_blocked, 2)
+
+
 def timed(fns, repeats):
     for f in fns.values():
         f()
@@ -81,7 +121,7 @@ def main():
     c = jax.random.normal(jax.random.key(1), (d - 1,))
     sources = {
         "dot": jax.jit(jax.vmap(lambda x: two_body_dot(x, c))),
-        "blocked": jax.jit(jax.vmap(lambda x: two_body(x, c))),
+        "blocked": jax.jit(jax.vmap(lambda x: two_body_blocked(x, c))),
     }
     print(
         "source (u*, Laplacian):",
@@ -100,7 +140,7 @@ def main():
     chunks, states = {}, {}
     for body in ("dot", "blocked"):
         problem = _unit_ball.unit_ball_problem(
-            "allen-cahn", "two-body" if body == "blocked" else "two-body-dot", d, jax.random.key(2)
+            "allen-cahn", f"two-body-{body}", d, jax.random.key(2)
         )
         loss = problem.loss(pk.STDE(16), batch_size=n)
         network = problem.network(jax.random.key(3))
