@@ -4,7 +4,7 @@ two-body source, side by side in one process.
     python docs/data/large_d/prng_blocks.py --dim 100000 [--repeats 5] [--steps 10]
 
 "dot" is the two-body source of `pinnkit.problems._ball_solutions.two_body` (three long dot
-products over arrays of d numbers per point; copied below as it was at c2255c9); "blocked" sums
+products over arrays of d numbers per point); "blocked" sums
 the same terms a block of 1,024 at a time in a `lax.scan` (tried at 31df1f1 and not kept: a
 whole step was no faster, and `jax.experimental.jet` has no rule for `scan`).
 Each variant is jitted and warmed up, then the variants are timed interleaved (median of
@@ -29,25 +29,7 @@ from pinnkit.problems import _unit_ball
 from pinnkit.problems._ball_solutions import two_body
 
 
-def two_body_dot(x, c):  # pinnkit/problems/_ball_solutions.py at c2255c9
-    d = x.shape[0]
-    sin_x, cos_x = sincos(x)
-    p, q = x[:-1], x[1:]
-    sin_p, cos_p = sin_x[:-1], cos_x[:-1]
-    sin_q, cos_q = sin_x[1:], cos_x[1:]
-    a = p + cos_q + q * cos_p
-    sin_a, cos_a = sincos(a)
-    a_p = 1 - q * sin_p
-    a_q = cos_p - sin_q
-    a_pp_plus_a_qq = -(q * cos_p + cos_q)
-    s = jnp.dot(c, sin_a)
-    lap_s = jnp.dot(c, cos_a * a_pp_plus_a_qq - sin_a * (a_p**2 + a_q**2))
-    x_dot_grad_s = jnp.dot(c, cos_a * (p * a_p + q * a_q))
-    phi = 1 - jnp.dot(x, x)
-    return phi * s, phi * lap_s - 4 * x_dot_grad_s - 2 * d * s
-
-
-_unit_ball.BODIES["two-body-dot"] = (two_body_dot, 2)
+_unit_ball.BODIES["two-body-dot"] = (two_body, 2)  # the library's: three dot products
 
 
 def two_body_blocked(x, c, block=1024):  # the same sums a block of 1,024 terms at a time
@@ -120,7 +102,7 @@ def main():
     x = draw(keys["threefry"], n)
     c = jax.random.normal(jax.random.key(1), (d - 1,))
     sources = {
-        "dot": jax.jit(jax.vmap(lambda x: two_body_dot(x, c))),
+        "dot": jax.jit(jax.vmap(lambda x: two_body(x, c))),
         "blocked": jax.jit(jax.vmap(lambda x: two_body_blocked(x, c))),
     }
     print(
