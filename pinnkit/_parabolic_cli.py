@@ -122,7 +122,7 @@ ELLIPTIC_ONLY = {
     "checkpoint_every": None,
     "resume": False,
     "devices": None,
-    "prng": "threefry",
+    "prng": None,
 }
 """Options of `pinnkit solve` that the parabolic paths refuse (with their unset values)."""
 

@@ -112,7 +112,7 @@ def _build_parser() -> argparse.ArgumentParser:
     solve.add_argument("--x64", action="store_true", help="compute in float64")
     solve.add_argument(
         "--prng",
-        default="threefry",
+        default=None,
         choices=("threefry", "xla-threefry"),
         help="random numbers for the collocation and test points and the estimator's draws: "
         "threefry (jax.random's default) or xla-threefry (XLA's bit generator, faster on a "
@@ -258,7 +258,9 @@ def run_solve(args: argparse.Namespace) -> dict[str, Any]:
 
     key = jax.random.key(args.seed)
     problem_key, network_key, train_key, test_key = jax.random.split(key, 4)
-    prng = getattr(args, "prng", "threefry")
+    # Unset (None) is threefry; None in the checkpoint's fingerprint too, so that runs
+    # checkpointed before the option existed can be resumed.
+    prng = getattr(args, "prng", None) or "threefry"
     # The PRNG changes the draws only: the problem's coefficients and the network's initial
     # parameters come from the same keys whichever it is.
     train_key, test_key = with_prng(train_key, prng), with_prng(test_key, prng)

@@ -148,9 +148,25 @@ def test_cli_prng_changes_the_draws_not_the_problem(tmp_path):
     assert results["threefry"]["rel_l2"] != results["xla-threefry"]["rel_l2"]
     # The same problem (coefficients) and the same initial network: only the draws differ.
     assert results["threefry"]["dim"] == results["xla-threefry"]["dim"] == 4
-    assert _build_parser().parse_args(["solve", "x"]).prng == "threefry"
+    assert _build_parser().parse_args(["solve", "x"]).prng is None  # threefry
     with pytest.raises(SystemExit):
         main([*argv.split(), "--prng", "philox", "--no-progress", "--out", str(tmp_path)])
+
+
+def test_checkpoint_from_before_the_option_resumes(tmp_path):
+    """A checkpoint whose fingerprint has no `prng` (written before the option existed) is
+    resumed by the same command without `--prng`."""
+    argv = "solve poisson-two-body --dim 3 --steps 20 --batch 8 --width 8 --test-size 20"
+    argv += " --eval-every 10 --checkpoint-every 10 --no-progress --out " + str(tmp_path)
+    assert main(argv.split()) == 0
+    first = json.loads((tmp_path / "result.json").read_text())
+    record_path = tmp_path / "checkpoint" / "checkpoint.json"
+    record = json.loads(record_path.read_text())
+    assert record["fingerprint"]["config"].pop("prng") is None
+    record_path.write_text(json.dumps(record))
+    assert main([*argv.split(), "--resume"]) == 0
+    again = json.loads((tmp_path / "result.json").read_text())
+    assert again["rel_l2"] == first["rel_l2"] and again["prng"] == "threefry"
 
 
 def test_parabolic_problems_refuse_prng(tmp_path):
