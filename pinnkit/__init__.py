@@ -94,6 +94,7 @@ from ._solver.feynman_kac import (
     FeynmanKacValue as FeynmanKacValue,
     feynman_kac_value as feynman_kac_value,
 )
+from ._solver.offset import fit_output_offset as fit_output_offset, output_bias as output_bias
 from ._solver.optimizers import (
     OPTIMIZERS as OPTIMIZERS,
     SCHEDULES as SCHEDULES,

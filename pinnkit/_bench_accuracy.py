@@ -87,10 +87,11 @@ CONFIG_KEYS = (
     "test_size",
     "block_size",
     "prng",
+    "fit_offset",
 )
 """What must match for a finished `result.json` to stand for a run of the grid."""
 
-CONFIG_DEFAULTS = {"prng": "threefry"}
+CONFIG_DEFAULTS = {"prng": "threefry", "fit_offset": False}
 """Values of `CONFIG_KEYS` that a `result.json` written before the key existed stands for."""
 
 
@@ -101,10 +102,12 @@ def run_name(
     seed: int,
     block_size: int | None = None,
     prng: str = "threefry",
+    fit_offset: bool = False,
 ) -> str:
     shared = "" if block_size is None else f"-B{block_size}"
     generator = "" if prng == "threefry" else f"-{prng}"
-    return f"{problem}-d{dim}{shared}-{estimator}-s{seed}{generator}"
+    fitted = "-fit" if fit_offset else ""
+    return f"{problem}-d{dim}{shared}-{estimator}-s{seed}{generator}{fitted}"
 
 
 def _solve_argv(config: dict[str, Any], out: Path) -> list[str]:
@@ -120,6 +123,8 @@ def _solve_argv(config: dict[str, Any], out: Path) -> list[str]:
         argv += ["--block-size", str(config["block_size"])]
     if config.get("prng", "threefry") != "threefry":
         argv += ["--prng", config["prng"]]
+    if config.get("fit_offset"):
+        argv += ["--fit-offset"]
     return argv
 
 
@@ -164,6 +169,7 @@ def bench_accuracy(
     test_size: int = 20_000,
     block_size: int | None = None,
     prng: str = "threefry",
+    fit_offset: bool = False,
     log: Callable[[str], None] = lambda message: print(message, file=sys.stderr, flush=True),
     on_record: Callable[[list[dict[str, Any]]], None] | None = None,
 ) -> list[dict[str, Any]]:
@@ -201,8 +207,9 @@ def bench_accuracy(
             "test_size": test_size,
             "block_size": block_size,
             "prng": prng,
+            "fit_offset": fit_offset,
         }
-        folder = out / run_name(problem, dim, estimator, seed, block_size, prng)
+        folder = out / run_name(problem, dim, estimator, seed, block_size, prng, fit_offset)
         label = f"[{index}/{len(grid)}] {problem} d={dim:,} {estimator} seed={seed}"
         done = finished(folder / "result.json", config)
         if done is not None:
@@ -369,6 +376,12 @@ def add_accuracy_parser(which: Any) -> None:
         help="PRNG of every run, as for `pinnkit solve` (default: threefry; another value "
         "adds -PRNG to the run folders)",
     )
+    acc.add_argument(
+        "--fit-offset",
+        action="store_true",
+        help="fit every network's output bias to the loss before training, as for `pinnkit "
+        "solve` (default: off; on adds -fit to the run folders)",
+    )
     acc.add_argument("--out", type=Path, default=Path("runs/accuracy"), help="runs folder")
     add_report_arguments(acc, "write the JSON summary")
 
@@ -433,6 +446,7 @@ def run_accuracy(args: argparse.Namespace) -> int:
         test_size=args.test_size,
         block_size=getattr(args, "block_size", None),
         prng=getattr(args, "prng", "threefry"),
+        fit_offset=bool(getattr(args, "fit_offset", False)),
         on_record=report,
     )
     counts = summary(records)

@@ -123,6 +123,7 @@ ELLIPTIC_ONLY = {
     "resume": False,
     "devices": None,
     "prng": None,
+    "fit_offset": None,
 }
 """Options of `pinnkit solve` that the parabolic paths refuse (with their unset values)."""
 

@@ -119,6 +119,13 @@ def _build_parser() -> argparse.ArgumentParser:
         "CPU at large dimension; other numbers, same problem and network; default: threefry)",
     )
     solve.add_argument(
+        "--fit-offset",
+        action="store_true",
+        default=None,
+        help="before training, shift the network's output bias to the constant that minimises "
+        "the loss (pinnkit.fit_output_offset; default: off)",
+    )
+    solve.add_argument(
         "--devices",
         type=int,
         default=None,
@@ -274,6 +281,20 @@ def run_solve(args: argparse.Namespace) -> dict[str, Any]:
     network = problem.network(
         network_key, width=args.width, depth=args.depth, block_size=block_size
     )
+    output_offset = None
+    if getattr(args, "fit_offset", None):
+        from ._solver.offset import fit_output_offset, output_bias
+
+        # From its own key, so that the problem, the initial network and the draws are
+        # those of the run without the fit.
+        fitted = fit_output_offset(
+            network,
+            problem.loss(estimator, batch_size=args.batch),
+            jax.random.fold_in(network_key, 1),
+        )
+        bias = output_bias(network)
+        output_offset = float(jax.numpy.ravel(bias(fitted) - bias(network))[0])
+        network = fitted
     solver = PINNSolver(
         problem.loss(estimator, batch_size=args.batch),
         optimizer=optimizer,
@@ -353,6 +374,8 @@ def run_solve(args: argparse.Namespace) -> dict[str, Any]:
         "depth": args.depth,
         "block_size": block_size,
         "prng": prng,
+        "fit_offset": bool(getattr(args, "fit_offset", None)),
+        "output_offset": output_offset,
         "eval_every": args.eval_every,
         "test_size": args.test_size,
     }

@@ -1,0 +1,144 @@
+"""Fit a network's output bias to the loss before training: [`pinnkit.fit_output_offset`][]."""
+
+from collections.abc import Callable
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, PyTree
+
+from .._loss.losses import AbstractLoss
+from .._types import Key
+
+
+def _is_linear(node: Any) -> bool:
+    return isinstance(node, eqx.nn.Linear)
+
+
+def _get(tree: Any, path: tuple) -> Any:
+    for entry in path:
+        if isinstance(entry, jax.tree_util.GetAttrKey):
+            tree = getattr(tree, entry.name)
+        elif isinstance(entry, jax.tree_util.SequenceKey):
+            tree = tree[entry.idx]
+        elif isinstance(entry, jax.tree_util.DictKey):
+            tree = tree[entry.key]
+        else:
+            raise TypeError(f"cannot follow the path entry {entry!r}")
+    return tree
+
+
+def output_bias(network: PyTree) -> Callable[[PyTree], Array]:
+    """The selector of `network`'s output bias, for `eqx.tree_at`: the bias of the last
+    `eqx.nn.Linear` layer with one output (in the network's pytree order, where the output
+    layer of every pinnkit network comes last). Raises `ValueError` when there is none."""
+    paths = jax.tree_util.tree_flatten_with_path(network, is_leaf=_is_linear)[0]
+    found = [
+        path
+        for path, node in paths
+        if _is_linear(node) and node.out_features in (1, "scalar") and node.bias is not None
+    ]
+    if not found:
+        raise ValueError(
+            "found no eqx.nn.Linear layer with one output and a bias in the network; pass "
+            "`where`, a function returning the array to shift"
+        )
+    path = found[-1]
+    return lambda tree: _get(tree, path).bias
+
+
+def fit_output_offset(
+    network: PyTree,
+    loss: AbstractLoss,
+    key: Key,
+    *,
+    where: Callable[[PyTree], Array] | None = None,
+    batches: int = 10,
+    max_steps: int = 20,
+    rtol: float = 1e-6,
+) -> PyTree:
+    r"""Shift the network's output bias by the constant $b$ that minimises the loss with
+    every other parameter held fixed: a one-dimensional Newton solve, run once before
+    training.
+
+    With the hard boundary constraint $u_\theta = \varphi \cdot (N_\theta + b)$ the solution
+    of a problem in high dimension can be mostly a constant multiple of $\varphi$: for the
+    two-body problems of `pinnkit.problems` the best constant carries all but about
+    $d^{-1/2}$ of $u^*$, and is of size $\sqrt d$. An MLP initialised near zero must first
+    grow its output to that size, which Adam does slowly (a bias moves about one learning
+    rate per step), and doing it by saturating its last hidden layer can leave it stuck at
+    the constant. Fitting $b$ first, from the loss alone (no solution data), starts training
+    at the constant instead.
+
+    The loss is averaged over `batches` batches drawn from `key` (`loss.sample`), with the
+    stochastic estimators' draws fixed, so that $L(b)$ is a smooth function of $b$. For a
+    linear PDE it is a quadratic and one Newton step finds its minimum; otherwise Newton's
+    steps are halved until the loss falls, and the solve stops when a step is below `rtol`
+    times $\max(1, |b|)$, after `max_steps` steps, where $L''(b) \le 0$, or where no halved
+    step lowers the loss.
+
+    **Arguments:**
+
+    - `network`: the network, e.g. `problem.network(key)`.
+    - `loss`: the training loss, e.g. `problem.loss(estimator)`.
+    - `key`: draws the batches and the estimator's directions.
+    - `where`: a function returning the array to shift (default: the bias of the network's
+      last one-output `eqx.nn.Linear`, see `output_bias`).
+    - `batches`: batches the loss is averaged over (default 10).
+    - `max_steps`: Newton steps at most (default 20).
+    - `rtol`: relative step size at which to stop (default 1e-6).
+
+    **Returns:**
+
+    The network with `b` added to the selected array; every other parameter is unchanged.
+
+    ```python
+    network = pk.fit_output_offset(network, loss, jax.random.key(1))
+    solution = solver.solve(network, 10_000, key)
+    ```
+    """
+    if batches < 1 or max_steps < 1:
+        raise ValueError(f"batches and max_steps must be >= 1, got {batches}, {max_steps}")
+    if where is None:
+        where = output_bias(network)
+    sample_key, draw_key = jax.random.split(key)
+    draws = jax.random.split(draw_key, batches)
+    data = jax.vmap(loss.sample)(jax.random.split(sample_key, batches))
+    shift = _make_shift(where)
+
+    @eqx.filter_jit
+    def value_and_derivatives(network, loss, data, draws, b):
+        def value(b):
+            shifted = shift(network, b)
+            per_batch = jax.lax.map(lambda item: loss(shifted, *item), (data, draws))
+            return jnp.mean(per_batch)
+
+        slope = jax.grad(value)
+        return value(b), slope(b), jax.grad(slope)(b)
+
+    b = jnp.zeros((), jnp.result_type(where(network)))
+    value, slope, curvature = value_and_derivatives(network, loss, data, draws, b)
+    for _ in range(max_steps):
+        if not (jnp.isfinite(value) and jnp.isfinite(slope) and curvature > 0):
+            break
+        step = -slope / curvature
+        for _ in range(30):  # halve Newton's step until the loss falls
+            trial = value_and_derivatives(network, loss, data, draws, b + step)
+            if trial[0] < value:
+                break
+            step = step / 2
+        else:
+            break
+        b = b + step
+        value, slope, curvature = trial
+        if jnp.abs(step) <= rtol * jnp.maximum(1.0, jnp.abs(b)):
+            break
+    return shift(network, b)
+
+
+def _make_shift(where: Callable[[PyTree], Array]) -> Callable[[PyTree, Array], PyTree]:
+    def shift(network: PyTree, b: Array) -> PyTree:
+        return eqx.tree_at(where, network, where(network) + b)
+
+    return shift
