@@ -84,7 +84,7 @@ def fit_output_offset(
     - `loss`: the training loss, e.g. `problem.loss(estimator)`.
     - `key`: draws the batches and the estimator's directions.
     - `where`: a function returning the array to shift (default: the bias of the network's
-      last one-output `eqx.nn.Linear`, see `output_bias`).
+      last one-output `eqx.nn.Linear`, see [`pinnkit.output_bias`][]).
     - `batches`: batches the loss is averaged over (default 10).
     - `max_steps`: Newton steps at most (default 20).
     - `rtol`: relative step size at which to stop (default 1e-6).
