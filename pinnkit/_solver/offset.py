@@ -66,10 +66,10 @@ def fit_output_offset(
     of a problem in high dimension can be mostly a constant multiple of $\varphi$: for the
     two-body problems of `pinnkit.problems` the best constant carries all but about
     $d^{-1/2}$ of $u^*$, and is of size $\sqrt d$. An MLP initialised near zero must first
-    grow its output to that size, which Adam does slowly (a bias moves about one learning
-    rate per step), and doing it by saturating its last hidden layer can leave it stuck at
-    the constant. Fitting $b$ first, from the loss alone (no solution data), starts training
-    at the constant instead.
+    grow its output to that size; trained from there, the two-body networks sat at the
+    constant's error for thousands of steps, and at d = 10,000 some never left it (see the
+    benchmarks page). Fitting $b$ first, from the loss alone (no solution data), starts
+    training at the constant instead.
 
     The loss is averaged over `batches` batches drawn from `key` (`loss.sample`), with the
     stochastic estimators' draws fixed, so that $L(b)$ is a smooth function of $b$. For a
