@@ -107,7 +107,9 @@ def fit_output_offset(
     sample_key, draw_key = jax.random.split(key)
     draws = jax.random.split(draw_key, batches)
     data = jax.vmap(loss.sample)(jax.random.split(sample_key, batches))
-    shift = _make_shift(where)
+
+    def shift(network: PyTree, b: Array) -> PyTree:
+        return eqx.tree_at(where, network, where(network) + b)
 
     @eqx.filter_jit
     def value_and_derivatives(network, loss, data, draws, b):
@@ -116,8 +118,11 @@ def fit_output_offset(
             per_batch = jax.lax.map(lambda item: loss(shifted, *item), (data, draws))
             return jnp.mean(per_batch)
 
-        slope = jax.grad(value)
-        return value(b), slope(b), jax.grad(slope)(b)
+        # Value, slope and curvature in one forward-over-reverse pass.
+        (loss_value, slope), (_, curvature) = jax.jvp(
+            jax.value_and_grad(value), (b,), (jnp.ones_like(b),)
+        )
+        return loss_value, slope, curvature
 
     b = jnp.zeros((), jnp.result_type(where(network)))
     value, slope, curvature = value_and_derivatives(network, loss, data, draws, b)
@@ -137,10 +142,3 @@ def fit_output_offset(
         if jnp.abs(step) <= rtol * jnp.maximum(1.0, jnp.abs(b)):
             break
     return shift(network, b)
-
-
-def _make_shift(where: Callable[[PyTree], Array]) -> Callable[[PyTree, Array], PyTree]:
-    def shift(network: PyTree, b: Array) -> PyTree:
-        return eqx.tree_at(where, network, where(network) + b)
-
-    return shift
