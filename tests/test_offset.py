@@ -81,6 +81,29 @@ def test_a_quadratic_loss_is_minimised_exactly():
     assert loss(fitted, batch, key) < loss(network, batch, key)
 
 
+class CountingDataLoss(pk.DataLoss):
+    """A data loss that counts the batches it draws, from inside compiled code."""
+
+    def sample(self, key):
+        jax.debug.callback(lambda: DRAWN.append(1))
+        return super().sample(key)
+
+
+DRAWN: list[int] = []
+
+
+def test_a_quadratic_loss_takes_one_newton_step():
+    """A quadratic is minimised by its first Newton step; the next step is below `rtol` and
+    the solve stops there: two evaluations of the loss, each drawing its `batches` batches
+    anew (none are held between evaluations)."""
+    network = pk.HardDirichlet(pk.MLP(3, 8, 2, key=jax.random.key(3)))
+    x = random_points(jax.random.key(4), 40, 3)
+    loss = CountingDataLoss(x, jnp.sin(x.sum(axis=1)) + 2.0)
+    DRAWN.clear()
+    pk.fit_output_offset(network, loss, jax.random.key(5), batches=3)
+    assert len(DRAWN) == 2 * 3
+
+
 @pytest.mark.parametrize("kind", sorted(NETWORK_FACTORIES))
 def test_the_selector_finds_the_output_bias(kind):
     """In every network kind the output is affine in the selected bias, with a nonzero
