@@ -135,7 +135,7 @@ def fit_output_offset(
             break
         step = -slope / curvature
         tolerance = rtol * jnp.maximum(1.0, jnp.abs(b))
-        if jnp.abs(step) <= tolerance:  # converged: a smaller step than asked for is left
+        if jnp.abs(step) <= tolerance:  # converged: what is left is below the tolerance
             break
         while jnp.abs(step) > tolerance:  # halve Newton's step until the loss falls
             trial = value_and_derivatives(network, loss, keys, b + step)
