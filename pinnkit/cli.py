@@ -281,22 +281,19 @@ def run_solve(args: argparse.Namespace) -> dict[str, Any]:
     network = problem.network(
         network_key, width=args.width, depth=args.depth, block_size=block_size
     )
+    loss = problem.loss(estimator, batch_size=args.batch)
     output_offset = None
     if getattr(args, "fit_offset", None):
         from ._solver.offset import fit_output_offset, output_bias
 
         # From its own key, so that the problem, the initial network and the draws are
         # those of the run without the fit.
-        fitted = fit_output_offset(
-            network,
-            problem.loss(estimator, batch_size=args.batch),
-            jax.random.fold_in(network_key, 1),
-        )
+        fitted = fit_output_offset(network, loss, jax.random.fold_in(network_key, 1))
         bias = output_bias(network)
         output_offset = float(jax.numpy.ravel(bias(fitted) - bias(network))[0])
         network = fitted
     solver = PINNSolver(
-        problem.loss(estimator, batch_size=args.batch),
+        loss,
         optimizer=optimizer,
         learning_rate=args.lr,
         eval_every=args.eval_every,
