@@ -108,6 +108,7 @@ from ._solver.pinn import (
     linear_decay_adam as linear_decay_adam,
 )
 from ._solver.reference import TestSet as TestSet
+from ._solver.solution import result_name as result_name
 from ._timestepping.discretization import (
     AbstractDiscretization as AbstractDiscretization,
     FiniteDifference as FiniteDifference,

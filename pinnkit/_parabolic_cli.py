@@ -163,8 +163,9 @@ def _run_pinn(problem, args: argparse.Namespace, out: Path) -> ParabolicRun:
     from ._estimator.registry import make_estimator
     from ._sampler.spacetime import Brownian
     from ._solver.optimizers import make_optimizer, tail_average
-    from ._solver.pinn import RESULTS, PINNSolver
+    from ._solver.pinn import PINNSolver
     from ._solver.reference import TestSet
+    from ._solver.solution import result_name
 
     for name in ("steps", "batch", "eval_every", "width"):
         if getattr(args, name) < 1:
@@ -286,7 +287,7 @@ def _run_pinn(problem, args: argparse.Namespace, out: Path) -> ParabolicRun:
             },
             **errors,
             **readout_fields,
-            "result": "successful" if solution.result == RESULTS.successful else "nonfinite_loss",
+            "result": result_name(solution.result),
             "message": solution.message,
             "loss_history": {
                 "step": history["step"][:: max(1, solution.steps // 200)].tolist(),

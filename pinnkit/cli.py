@@ -217,6 +217,7 @@ def run_solve(args: argparse.Namespace) -> dict[str, Any]:
     from ._sampler.prng import with_prng
     from ._solver.optimizers import make_optimizer
     from ._solver.pinn import RESULTS, PINNSolver
+    from ._solver.solution import result_name
     from .problems import PARABOLIC_PROBLEMS, PROBLEMS, get_problem
 
     if args.problem in PARABOLIC_PROBLEMS:
@@ -336,7 +337,7 @@ def run_solve(args: argparse.Namespace) -> dict[str, Any]:
         lbfgs = {
             "steps": solution.steps,
             "batch": lbfgs_batch,
-            "result": _result_name(solution.result),
+            "result": result_name(solution.result),
             "message": solution.message,
             "initial_loss": float(solution.history["loss"][0]) if solution.steps else None,
             "final_loss": float(solution.history["loss"].min()) if solution.steps else None,
@@ -360,7 +361,7 @@ def run_solve(args: argparse.Namespace) -> dict[str, Any]:
         "wall_s": adam.wall_s,
         "steps_per_s": adam.steps / adam.wall_s if adam.wall_s > 0 else None,
         "peak_rss_mb": _peak_rss_mb(),
-        "result": _result_name(adam.result),
+        "result": result_name(adam.result),
         "message": adam.message,
         "history": {k: v.tolist() for k, v in adam.history.items() if k != "loss"},
         "final_loss": float(adam.history["loss"][-1]) if adam.steps else None,
@@ -387,13 +388,6 @@ def run_solve(args: argparse.Namespace) -> dict[str, Any]:
     eqx.tree_serialise_leaves(tmp, solution.network)
     os.replace(tmp, checkpoint)
     return {**result, "out": str(out)}
-
-
-def _result_name(result: Any) -> str:
-    from ._solver.pinn import RESULTS
-
-    names = ("successful", "nonfinite_loss", "interrupted", "lbfgs_stalled")
-    return next(name for name in names if result == getattr(RESULTS, name))
 
 
 _NOT_FINGERPRINTED = frozenset(

@@ -234,3 +234,20 @@ def test_test_set_errors_by_hand(x64, getkey):
     )
     with pytest.raises(ValueError, match="size.*chunk_size"):
         problem.test_set(key, size=0)
+
+
+_RESULT_NAMES = ("successful", "nonfinite_loss", "interrupted", "lbfgs_stalled")
+
+
+def test_every_result_prints_its_name():
+    # Every item is listed here, so a new code must be added (and so checked).
+    assert len(pk.RESULTS) == len(_RESULT_NAMES)
+    for name in _RESULT_NAMES:
+        item = getattr(pk.RESULTS, name)
+        assert f"RESULTS<{name}: " in repr(item)
+        assert pk.result_name(item) == name
+
+
+def test_result_name_refuses_other_values():
+    with pytest.raises(ValueError, match="RESULTS item"):
+        pk.result_name("successful")

@@ -19,26 +19,50 @@ from .reference import TestSet
 
 
 class RESULTS(eqx.Enumeration):
-    """How a solve ended. `Solution.result` holds one of these."""
+    """How a solve ended. `Solution.result` holds one of these.
 
-    successful = ""
+    Each item's message starts with its name, so an item prints as, for example,
+    `RESULTS<successful: ...>`; [`pinnkit.result_name`][] gives the name alone.
+    """
+
+    successful = "successful: every requested step was completed."
     nonfinite_loss = (
-        "The loss or its gradient became non-finite. The network from the last finite step is "
-        "kept. Likely causes: a learning rate too large for this problem, a network output that "
-        "overflows (check the initialization and the input scale), or a PDE residual that is "
-        "undefined for some inputs. Try a smaller learning rate."
+        "nonfinite_loss: The loss or its gradient became non-finite. The network from the last "
+        "finite step is kept. Likely causes: a learning rate too large for this problem, a "
+        "network output that overflows (check the initialization and the input scale), or a PDE "
+        "residual that is undefined for some inputs. Try a smaller learning rate."
     )
     interrupted = (
-        "Training was interrupted (Ctrl-C / SIGINT) after the last completed chunk of steps. "
-        "With a checkpoint folder, that state was saved; solve again with resume=True "
+        "interrupted: Training was interrupted (Ctrl-C / SIGINT) after the last completed chunk "
+        "of steps. With a checkpoint folder, that state was saved; solve again with resume=True "
         "(`pinnkit solve ... --resume`) to continue."
     )
     lbfgs_stalled = (
-        "L-BFGS stopped making progress: its line search found no step that decreases the "
-        "loss, or the loss did not decrease for `patience` iterations. The network with the "
-        "lowest loss is kept. This is expected once the loss on the fixed points is near its "
-        "floor in the working precision; float64 (`--x64`) or more points may help."
+        "lbfgs_stalled: L-BFGS stopped making progress: its line search found no step that "
+        "decreases the loss, or the loss did not decrease for `patience` iterations. The network "
+        "with the lowest loss is kept. This is expected once the loss on the fixed points is "
+        "near its floor in the working precision; float64 (`--x64`) or more points may help."
     )
+
+
+def result_name(result: Any) -> str:
+    """The name of a [`pinnkit.RESULTS`][] item, such as `"successful"` or `"nonfinite_loss"`.
+
+    **Arguments:**
+
+    - `result`: a `RESULTS` item, such as `Solution.result`.
+
+    **Returns:**
+
+    The item's name, as written after `RESULTS.`; `result.json` records it under `"result"`.
+    """
+    if not isinstance(result, RESULTS):
+        raise ValueError(f"result_name expects a pinnkit.RESULTS item, got {result!r}")
+    message = RESULTS[result]
+    name, sep, _ = message.partition(":")
+    if not sep or not name.isidentifier():
+        raise ValueError(f"result_name needs a concrete RESULTS item, got {result!r}")
+    return name
 
 
 class Solution(eqx.Module):
