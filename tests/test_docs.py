@@ -15,6 +15,8 @@ import pinnkit.problems
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
+sys.path.insert(0, str(ROOT / "tools"))
+import docs_tables  # noqa: E402  (the mkdocs hook that generates tables from the code)
 
 
 def _api_entries() -> set[str]:
@@ -64,6 +66,37 @@ def test_api_entries_name_real_objects():
     assert not stale, f"docs/api entries for names that pinnkit no longer exports: {stale}"
 
 
+# Public classes that are not modules of a kind: pipelines, their results, batches, errors.
+_NOT_A_KIND = {
+    "PINNSolver", "Solution", "RESULTS", "TestSet", "CheckpointError", "MethodOfLines",
+    "MOLSolution", "NeuralGalerkin", "GalerkinSolution", "FeynmanKacValue", "CollocationBatch",
+    "TargetBatch", "WeightedBatch", "GradientBatch", "SliceBatch", "UnitBallDistance",
+    "AbstractTaylorMode",
+}  # fmt: skip
+
+
+def test_kinds_table_lists_every_public_class():
+    listed = {name for names in docs_tables.kind_members().values() for name in names}
+    classes = {n for n, obj in vars(pk).items() if inspect.isclass(obj) and not n.startswith("_")}
+    # Guard the guard: the classes the issue found missing are there.
+    assert {"TerminalLoss", "TimeDerivative", "Brownian", "SpaceTimePDE"} <= listed
+    unplaced = sorted(classes - listed - _NOT_A_KIND)
+    assert not unplaced, f"public classes in no kind of tools/docs_tables.KINDS: {unplaced}"
+    table = docs_tables.kinds_table()
+    assert all(f"[pinnkit.{name}]" in table for name in listed)
+
+
+def test_api_index_lists_every_api_entry():
+    table = docs_tables.api_pages_table()
+    for name in _api_entries():
+        assert f"`{name.removeprefix('pinnkit.')}`" in table, name
+
+
+def test_generated_tables_are_requested():
+    assert "<!-- table: kinds -->" in (DOCS / "concepts.md").read_text()
+    assert "<!-- table: api-pages -->" in (DOCS / "api" / "index.md").read_text()
+
+
 _OPERATORS = {
     "Value": [pk.Value()],
     "Gradient": [pk.Gradient()],
@@ -72,7 +105,11 @@ _OPERATORS = {
     "Partial": [pk.Partial((0, 0)), pk.Partial((0, 1))],
     "Diagonal": [pk.Diagonal(2), pk.Diagonal(3)],
     "Biharmonic": [pk.Biharmonic()],
+    "TimeDerivative": [pk.TimeDerivative()],
+    "SpatialLaplacian": [pk.SpatialLaplacian(2), pk.SpatialLaplacian(3)],
 }
+# Compositions of other operators: supported exactly when their parts are.
+_COMPOSITE_OPERATORS = {"Scaled", "Sum"}
 
 
 def _support_table() -> tuple[list[str], dict[str, list[str]]]:
@@ -86,6 +123,20 @@ def _support_table() -> tuple[list[str], dict[str, list[str]]]:
         cells = [c.strip() for c in line.strip("|").split("|")]
         rows[cells[0].strip("`")] = cells[1:]
     return header[1:], rows
+
+
+def test_estimator_support_table_has_every_operator():
+    columns, _ = _support_table()
+    operators = {
+        name
+        for name, obj in vars(pk).items()
+        if inspect.isclass(obj)
+        and issubclass(obj, pk.AbstractOperator)
+        and not name.startswith("Abstract")
+    }
+    assert {"TimeDerivative", "SpatialLaplacian"} <= operators
+    missing = sorted(operators - _COMPOSITE_OPERATORS - set(columns))
+    assert not missing, f"docs/estimators.md support table has no column for {missing}"
 
 
 def test_estimator_support_table_matches_code():
@@ -123,3 +174,8 @@ def test_mkdocs_build_strict(tmp_path):
     assert not warnings, "\n".join(warnings)
     api = (tmp_path / "site" / "api" / "solvers" / "index.html").read_text()
     assert 'id="pinnkit.PINNSolver"' in api
+    # The hook ran: the generated tables are on the built pages, markers gone.
+    concepts = (tmp_path / "site" / "concepts" / "index.html").read_text()
+    assert "TerminalLoss" in concepts and "table: kinds" not in concepts
+    index = (tmp_path / "site" / "api" / "index.html").read_text()
+    assert "TerminalLoss" in index and "table: api-pages" not in index
