@@ -30,8 +30,9 @@ Skip rules (a skipped record has `"skipped": REASON` and no timings):
    timeout. A slow configuration that does run times fewer repeats than `--repeats` when
    they would not fit in 75% of the timeout (at least one; the record's `repeats` says how
    many).
-   `p` and `q` are the estimator's cost exponents in `COST_EXPONENTS` (MATH.md §2), raised to
-   the exponent fitted between the two largest measured dimensions when that is larger.
+   `p` and `q` are the estimator's cost exponents in `COST_EXPONENTS` (docs/math.md, "Cost per
+   point"), raised to the exponent fitted between the two largest measured dimensions when
+   that is larger.
 4. *Timeout*: a worker still running after `--timeout` seconds is killed.
 5. *Crash*: a worker that exits with an error or is killed (out of memory) is recorded
    with the tail of its error output.

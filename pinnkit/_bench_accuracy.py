@@ -35,7 +35,8 @@ DEFAULT_PROBLEMS = "allen-cahn-two-body,poisson-two-body,sine-gordon-two-body"
 
 PAPER_STDE_REL_L2: dict[str, dict[int, float]] = {
     # Shi et al., Stochastic Taylor Derivative Estimator, NeurIPS 2024: relative L2 error of
-    # STDE (|J| = 16, the recipe above, one A100), as copied in MATH.md §3.
+    # STDE (|J| = 16, the recipe above, one A100), as tabulated in docs/math.md, "The unit-ball
+    # benchmark suite".
     "allen-cahn-two-body": {
         100: 1.89e-2,
         1_000: 7.07e-4,
@@ -65,7 +66,8 @@ PAPER_STDE_REL_L2: dict[str, dict[int, float]] = {
         1_000_000: 2.25e-6,
     },
 }
-"""The paper's STDE relative L2 errors, by problem and dimension (MATH.md §3)."""
+"""The paper's STDE relative L2 errors, by problem and dimension (docs/math.md, "The unit-ball
+benchmark suite")."""
 
 PAPER_STDE_STEPS_PER_S: dict[str, dict[int, float]] = {
     # Same paper and table: iterations per second of STDE on Allen–Cahn two-body, one A100.
@@ -176,7 +178,7 @@ def bench_accuracy(
     """Run (or reuse) every run of the grid; one record per run, in grid order.
 
     A record is the run's `result.json` without its history, plus `status` (`"ran"`,
-    `"reused"` or `"error"`), `out` and the paper's STDE numbers where MATH.md gives them.
+    `"reused"` or `"error"`), `out` and the paper's STDE numbers where docs/math.md gives them.
     `on_record` is called with the records so far after each run.
     """
     from ._estimator.registry import make_estimator

@@ -1,4 +1,4 @@
-"""Project rules (STYLE.md): abstract-or-final classes, and a docstring on every public name."""
+"""Project rules: abstract-or-final classes, and a docstring on every public name."""
 
 import ast
 import importlib

@@ -135,7 +135,8 @@ def test_radial_gaussian_stays_gaussian(x64, dim):
 
 
 def test_radial_reference_semilinear_heat(x64):
-    # MATH.md §4: 0.4695499 at d = 10 (radial method of lines, 7 digits).
+    # docs/math.md, "Semilinear parabolic problems": 0.4695499 at d = 10 (radial method of
+    # lines, 7 digits).
     value = radial_reference("semilinear-heat", 10)
     assert abs(value - 0.4695499) < 1e-6 * 0.4695499
     # Stable against the far-field boundary and the grid.
@@ -144,7 +145,8 @@ def test_radial_reference_semilinear_heat(x64):
 
 
 def test_radial_reference_sine_gordon_matches_monte_carlo(x64):
-    # MATH.md's multilevel-Picard value carries about 1e-3 relative noise.
+    # The published multilevel-Picard value (docs/math.md, "Semilinear parabolic problems")
+    # carries about 1e-3 relative noise.
     value = radial_reference("sine-gordon", 100)
     assert abs(value - 0.0528368) < 2e-3 * 0.0528368
 

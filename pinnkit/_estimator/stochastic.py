@@ -1,7 +1,8 @@
 """Stochastic estimators: SDGD, Hutchinson (HTE), and STDE (sparse and dense).
 
 Each returns an unbiased estimate of the operators it supports, with cost independent of
-$d^2$. See MATH.md §2 for the formulas; every one is tested against nested autodiff.
+$d^2$. See docs/math.md, "Estimators" for the formulas; every one is tested against nested
+autodiff.
 """
 
 from typing import ClassVar, Literal

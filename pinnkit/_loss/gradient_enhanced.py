@@ -4,8 +4,9 @@ The amortized version estimates $\partial_i R$ for a few sampled coordinates $i$
 jets. For $R$ involving $\Delta u$ that needs $\partial_i \Delta u = \sum_j \partial_i
 \partial_j^2 u$, a sum of mixed third-order partials. Each is the third derivative tensor
 applied to $(e_j, e_j, e_i)$, which one jet gives when $e_j$ and $e_i$ are placed in tangent
-slots chosen so that only one partition of the jet order uses them (MATH.md §2); the slots
-and the Faà di Bruno constant come from [`slot_pattern`][pinnkit._taylor.partitions.slot_pattern].
+slots chosen so that only one partition of the jet order uses them (docs/math.md, "Mixed
+partial derivatives from one jet"); the slots and the Faà di Bruno constant come from
+`pinnkit._taylor.partitions.slot_pattern`.
 Because the slot structure alone isolates the term, the same jet is right when $j = i$.
 """
 
@@ -57,7 +58,7 @@ def multilinear_derivative(
 ) -> Float[Array, ""]:
     r"""$D^m u(x)[v_1^{\otimes k_1}, \dots, v_n^{\otimes k_n}]$, $m = \sum_l k_l$, from jets.
 
-    With a [slot pattern][pinnkit._taylor.partitions.slot_pattern] for the multiplicities
+    With a [slot pattern](../math.md#mixed-partials) for the multiplicities
     $(k_1, \dots, k_n)$: one jet with $v_l$ in slot $s_l$ and zeros elsewhere, whose top
     output is the wanted term times the pattern's constant. The pattern depends only on the
     multiplicities, so the result is right for any vectors, equal ones included. Without a

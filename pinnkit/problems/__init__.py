@@ -1,4 +1,4 @@
-"""Ready-made problems with exact solutions: the benchmark suite (see MATH.md)."""
+"""Ready-made problems with exact solutions: the benchmark suite (see docs/math.md, "Problems")."""
 
 from ._annulus import (
     BIHARMONIC_SPEC,

@@ -1,4 +1,7 @@
-r"""Semilinear parabolic problems: the trio of MATH.md §4 and heat cases with closed forms.
+r"""Semilinear parabolic problems: the STDE paper's trio and heat cases with closed forms.
+
+The problems, their references and the parabolic forms are in docs/math.md ("Semilinear
+parabolic problems", "Parabolic forms").
 
 Every problem is stored in the *forward* form used by time stepping,
 
@@ -141,13 +144,16 @@ class _Gaussian(eqx.Module):
         return (self.variance / spread) ** (d / 2) * jnp.exp(-jnp.sum(x**2) / (2 * spread))
 
 
-# The Monte Carlo (multilevel Picard) values of MATH.md §4: about 1e-3 relative noise.
+# The Monte Carlo (multilevel Picard) values published in the STDE paper: about 1e-3 relative
+# noise (docs/math.md, "Semilinear parabolic problems").
 MONTE_CARLO_REFERENCES: dict[str, dict[int, float]] = {
     "semilinear-heat": {10: 0.47006, 100: 0.31674, 1_000: 0.28753, 10_000: 0.28433},
     "allen-cahn": {10: 0.89060, 100: 1.04510, 1_000: 1.09100, 10_000: 1.11402},
     "sine-gordon": {10: 0.3229470, 100: 0.0528368, 1_000: 0.0055896, 10_000: 0.0005621},
 }
-"""Published $u(0, 0)$ of the semilinear trio (MATH.md §4), by equation and dimension."""
+"""Published $u(0, 0)$ of the semilinear trio, by equation and dimension: multilevel Picard
+Monte Carlo values from the STDE paper, about $10^{-3}$ relative noise (see
+[math](../math.md#semilinear-parabolic-problems))."""
 
 
 @functools.lru_cache(maxsize=64)
@@ -173,7 +179,8 @@ class ParabolicProblem(eqx.Module):
     - `initial`: $g$, a function of one point `x` of shape `(dim,)`.
     - `reference_source`: where [`reference`][pinnkit.problems.ParabolicProblem.reference]
       comes from: `"closed form"`, `"radial method of lines"` or `"multilevel Picard Monte
-      Carlo (MATH.md §4)"`, or `""` where no value is known.
+      Carlo (STDE paper)"` (see [math](../math.md#semilinear-parabolic-problems)), or `""`
+      where no value is known.
     - `known_reference`: the reference value when it is known without computation (closed
       form, Monte Carlo table), else `None`.
     - `solution`: the closed-form $v(\tau, x)$ as `solution(x, tau)`, or `None`.
@@ -273,7 +280,8 @@ class ParabolicProblem(eqx.Module):
         terminal: str = "soft",
         **kwargs,
     ) -> WeightedSum:
-        r"""The space-time PINN loss of the STDE paper (MATH.md §4):
+        r"""The space-time PINN loss of the STDE paper
+        ([math](../math.md#the-space-time-pinn-loss)):
         residual $+ 20\,[\mathrm{MSE}(u - g) + 0.05\,\mathrm{MSE}(\nabla_x u - \nabla g)]$
         at $t = T$.
 
@@ -345,7 +353,7 @@ class ParabolicProblemSpec:
 
 
 HORIZON = 0.3
-"""The horizon $T$ of the semilinear trio (MATH.md §4)."""
+"""The horizon $T$ of the semilinear trio (docs/math.md, "Semilinear parabolic problems")."""
 
 
 def _bump_of_s(s: Array) -> Array:
@@ -376,7 +384,7 @@ def _allen_cahn_problem(dim: int) -> ParabolicProblem:
         pde=SemilinearParabolicPDE("allen-cahn"),
         initial=_ArctanMax(),
         known_reference=reference,
-        reference_source="" if reference is None else "multilevel Picard Monte Carlo (MATH.md §4)",
+        reference_source="" if reference is None else "multilevel Picard Monte Carlo (STDE paper)",
     )
 
 

@@ -40,7 +40,8 @@ class SemilinearBallPDE(AbstractPDE):
 
     - `nonlinearity`: `"poisson"` ($g = 0$), `"allen-cahn"` ($g = u - u^3$) or
       `"sine-gordon"` ($g = \sin u$).
-    - `body`: `"two-body"` or `"three-body"` (MATH.md §3).
+    - `body`: `"two-body"` or `"three-body"` (see
+      [math](../math.md#the-unit-ball-benchmark-suite)).
     - `coefficients`: the $c_i$ of the exact solution, shape `(d - 1,)` or `(d - 2,)`.
     """
 
