@@ -273,3 +273,14 @@ def test_constant_baseline(x64, getkey):
     np.testing.assert_allclose(ratio(1.0, 0.0), 1.0, rtol=1e-10)
     assert ratio(0.0, 1.0) < 1e-12
     assert ratio(1.01, 0.0) > 1.0
+
+
+def test_distance_radial_slopes_on_the_two_spheres():
+    # docs/math.md, "Biharmonic on an annulus": ∂_r φ = -6 on |x| = 1 and 12 on |x| = 2, the
+    # factors the Neumann term divides by.
+    direction = jnp.array([0.6, 0.0, -0.8])  # a unit vector
+    for radius, slope in ((1.0, -6.0), (2.0, 12.0)):
+        point = radius * direction
+        got = jnp.dot(jax.grad(annulus_distance)(point), direction)
+        np.testing.assert_allclose(got, slope, rtol=1e-6)
+        assert abs(annulus_distance(point)) < 1e-6

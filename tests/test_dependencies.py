@@ -23,7 +23,7 @@ def _imported_top_levels(folder: Path) -> set[str]:
 
 
 def _third_party(names: set[str]) -> set[str]:
-    local = {"pinnkit", "helpers", "conftest"}
+    local = {"pinnkit", "helpers", "conftest"} | {p.stem for p in (ROOT / "tools").glob("*.py")}
     return {n for n in names if n not in sys.stdlib_module_names and n not in local}
 
 
@@ -59,7 +59,7 @@ def test_package_imports_are_declared():
 
 def test_test_and_example_imports_are_declared():
     modules = set()
-    for folder in ("tests", "examples", "docs"):
+    for folder in ("tests", "examples", "docs", "tools"):
         modules |= _third_party(_imported_top_levels(ROOT / folder))
     imported = {_distribution(m) for m in modules}
     undeclared = sorted(imported - _declared("test", "docs"))
