@@ -6,7 +6,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import pinnkit as pk
 from pinnkit import Box
+from pinnkit._solver.solution import SolveError
 from pinnkit._timestepping.discretization import FiniteDifference, Fourier, Radial
 from pinnkit._timestepping.mol import MethodOfLines, MOLSolution, radial_reference
 
@@ -171,8 +173,8 @@ def _semilinear(solver=None, throw=True, **kwargs) -> MOLSolution:
 def test_imex_and_implicit_agree(x64):
     implicit = _semilinear(rtol=1e-10, atol=1e-12)
     imex = _semilinear(imex=True, rtol=1e-10, atol=1e-12)
-    assert isinstance(implicit.result, type(diffrax.RESULTS.successful))
-    assert implicit.result == diffrax.RESULTS.successful and implicit.message == ""
+    assert isinstance(implicit.result, pk.RESULTS)
+    assert implicit.result == pk.RESULTS.successful and implicit.message == ""
     assert implicit.values.shape == (2, 31)
     np.testing.assert_allclose(imex.values, implicit.values, atol=1e-8)
     # The reaction matters: the solution is far from pure heat flow.
@@ -197,9 +199,38 @@ def test_fixed_step_implicit_euler_first_order(x64):
 
 
 def test_failure_reported_without_throw(x64):
-    solution = _semilinear(max_steps=3, throw=False)
-    assert solution.result != diffrax.RESULTS.successful
-    assert "max_steps" in solution.message
+    with pytest.warns(RuntimeWarning, match="max_steps_reached"):
+        solution = _semilinear(max_steps=3, throw=False)
+    assert solution.result == pk.RESULTS.max_steps_reached
+    assert "stopped at step 3" in solution.message and "Raise max_steps" in solution.message
+    assert "(diffrax: The maximum number of solver steps" in solution.message
+    # throw=False is the default, as for every solver.
+    with pytest.warns(RuntimeWarning, match="max_steps_reached"):
+        fd = FiniteDifference((0.0, np.pi), 31)
+        default = MethodOfLines(fd, _reaction, max_steps=3).solve(lambda x: jnp.sin(x[0]), 0.5)
+    assert default.result == pk.RESULTS.max_steps_reached
+
+
+def test_diffrax_results_map_onto_pinnkit_results(x64):
+    """A Newton iteration with no root (u' = u^2 from 10, implicit Euler, dt = 0.5: no real
+    solution of y - y^2/2 = 10) is `time_integration_failed`, with diffrax's reason; explicit
+    Euler far beyond its stability limit finishes with non-finite values, which diffrax
+    calls successful and pinnkit `nonfinite_values`."""
+    fd = FiniteDifference((0.0, np.pi), 15)
+    square = lambda u: u**2
+    newton = MethodOfLines(fd, square, diffrax.ImplicitEuler(), adaptive=False, dt0=0.5)
+    with pytest.warns(RuntimeWarning, match="time_integration_failed"):
+        solution = newton.solve(jnp.full(15, 10.0), 1.0)
+    assert solution.result == pk.RESULTS.time_integration_failed
+    assert "nonlinear solver" in solution.message  # diffrax's reason is kept
+    explicit = MethodOfLines(fd, square, diffrax.Euler(), adaptive=False, dt0=0.5)
+    with pytest.warns(RuntimeWarning, match="nonfinite_values"):
+        solution = explicit.solve(jnp.full(15, 10.0), 5.0)
+    assert solution.result == pk.RESULTS.nonfinite_values
+    assert not np.all(np.isfinite(solution.values))
+    with pytest.raises(SolveError, match="nonfinite_values: ") as info:
+        explicit.solve(jnp.full(15, 10.0), 5.0, throw=True)
+    assert info.value.result == pk.RESULTS.nonfinite_values
 
 
 def test_bad_configuration_raises():

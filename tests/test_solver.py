@@ -8,6 +8,7 @@ import optax
 import pytest
 
 import pinnkit as pk
+from pinnkit._solver.solution import SolveError
 from pinnkit.problems import get_problem
 
 
@@ -187,10 +188,18 @@ def test_nonfinite_loss_at_a_chunks_first_step():
             np.testing.assert_allclose(x, y, rtol=1e-6, atol=1e-7)
 
 
-def test_throw_raises():
+def test_throw_raises_with_the_partial_solution():
     network, solver = _nan_setup()
-    with pytest.raises(RuntimeError, match="training stopped at step"):
+    with pytest.raises(SolveError, match="training stopped at step") as info:
         solver.solve(network, 400, jax.random.key(0), progress=False, throw=True)
+    assert isinstance(info.value, RuntimeError)
+    assert info.value.result == pk.RESULTS.nonfinite_loss
+    partial = info.value.solution
+    assert isinstance(partial, pk.Solution) and partial.message == str(info.value)
+    with pytest.warns(RuntimeWarning):
+        returned = solver.solve(network, 400, jax.random.key(0), progress=False)
+    assert partial.steps == returned.steps > 0
+    np.testing.assert_array_equal(partial.history["loss"], returned.history["loss"])
 
 
 def test_solve_argument_errors(getkey):
@@ -236,7 +245,16 @@ def test_test_set_errors_by_hand(x64, getkey):
         problem.test_set(key, size=0)
 
 
-_RESULT_NAMES = ("successful", "nonfinite_loss", "interrupted", "lbfgs_stalled")
+_RESULT_NAMES = (
+    "successful",
+    "nonfinite_loss",
+    "interrupted",
+    "lbfgs_stalled",
+    "max_steps_reached",
+    "time_integration_failed",
+    "nonfinite_values",
+    "nonfinite_parameters",
+)
 
 
 def test_every_result_prints_its_name():

@@ -1,7 +1,6 @@
 """L-BFGS refinement on one fixed batch: the loop behind [`pinnkit.PINNSolver.refine`][]."""
 
 import time
-import warnings
 from collections.abc import Callable
 
 import equinox as eqx
@@ -24,6 +23,7 @@ from .solution import (
     Solution,
     advance_bar,
     all_finite,
+    finish,
     make_solution,
     progress_bar,
     record_errors,
@@ -46,20 +46,12 @@ def refine(
     patience: int,
     progress: bool,
     callback: Callable[[int, dict[str, float]], None] | None,
+    throw: bool = False,
 ) -> Solution:
     """Refine `network` on `loss` with L-BFGS: [`pinnkit.PINNSolver.refine`][], which
     documents the arguments, with the solver's `mesh` and `log_every` (iterations per
     compiled chunk) passed in."""
-    if not isinstance(network, AbstractNetwork):
-        raise TypeError(f"network must be an AbstractNetwork, got {type(network).__name__}")
-    for name, value, least in (
-        ("steps", steps, 0),
-        ("memory_size", memory_size, 1),
-        ("max_linesearch_steps", max_linesearch_steps, 1),
-        ("patience", patience, 1),
-    ):
-        if value < least:
-            raise ValueError(f"{name} must be >= {least}, got {value}")
+    _check_arguments(network, steps, memory_size, max_linesearch_steps, patience)
     start = time.perf_counter()
     params, static = eqx.partition(network, eqx.is_inexact_array)
     params = jax.tree_util.tree_map(jnp.copy, params)
@@ -77,49 +69,18 @@ def refine(
         split_batch(batch, mesh)  # checks the shapes
         params, batch, loss_key = replicate((params, batch, loss_key), mesh)
     run = _make_lbfgs_run(loss, optimizer, static, patience, mesh)
-    carry = _lbfgs_init(params, optimizer)
     history: dict[str, list] = {name: [] for name in HISTORY}
     logs: dict[str, float] = {}
-    bar = progress_bar(steps, progress)
-    done, status, where = 0, 0, -1
-    while done < steps and status == 0:
-        n = min(log_every, steps - done)
-        carry, losses, (status, where) = run(batch, loss_key, carry, jnp.arange(done, done + n))
-        status, where = int(status), int(where)
-        kept = n if status == 0 else where - done + 1
-        history["step"].extend(range(done, done + kept))
-        history["loss"].extend(np.asarray(losses)[:kept].tolist())
-        done += kept
-        logs["loss"] = history["loss"][-1]
-        advance_bar(bar, kept, logs)
-    if bar is not None:
-        bar.close()
-    params = _lbfgs_best(carry, status)
+    carry, done, status, where = _iterate(
+        run, batch, loss_key, _lbfgs_init(params, optimizer), steps, log_every, progress, history
+    )
     if history["loss"]:
         logs["loss"] = float(carry[2] if status else min(carry[2], _final_value(carry)))
-    result, message = RESULTS.successful, ""
-    if status == _NONFINITE:
-        result = RESULTS.nonfinite_loss
-        message = (
-            f"L-BFGS stopped at iteration {where}: the loss or its gradient became "
-            "non-finite; the network with the lowest loss is kept"
-        )
-        warnings.warn(message, RuntimeWarning, stacklevel=3)  # the caller of refine
-    elif status in (_LINESEARCH, _NO_DECREASE):
-        result = RESULTS.lbfgs_stalled
-        why = (
-            "its line search found no step that decreases the loss"
-            if status == _LINESEARCH
-            else f"the loss did not decrease for {patience} iterations"
-        )
-        message = (
-            f"L-BFGS stalled at iteration {where}: {why} "
-            f"(lowest loss {logs['loss']:.3e}); the network with the lowest loss is kept"
-        )
-    model = eqx.combine(params, static)
+    result, message = _outcome(status, where, patience, logs)
+    model = eqx.combine(_lbfgs_best(carry, status), static)
     if test_set is not None:
         record_errors(test_set, model, done, history, logs, callback)
-    return make_solution(
+    solution = make_solution(
         model,
         history,
         logs,
@@ -129,6 +90,76 @@ def refine(
         wall_s=time.perf_counter() - start,
         loss_state=loss_state,
     )
+    return finish(solution, throw, stacklevel=3)  # to the caller of PINNSolver.refine
+
+
+def _check_arguments(
+    network: AbstractNetwork,
+    steps: int,
+    memory_size: int,
+    max_linesearch_steps: int,
+    patience: int,
+) -> None:
+    if not isinstance(network, AbstractNetwork):
+        raise TypeError(f"network must be an AbstractNetwork, got {type(network).__name__}")
+    for name, value, least in (
+        ("steps", steps, 0),
+        ("memory_size", memory_size, 1),
+        ("max_linesearch_steps", max_linesearch_steps, 1),
+        ("patience", patience, 1),
+    ):
+        if value < least:
+            raise ValueError(f"{name} must be >= {least}, got {value}")
+
+
+def _iterate(
+    run: Callable,
+    batch: PyTree,
+    key: Key,
+    carry: tuple,
+    steps: int,
+    log_every: int,
+    progress: bool,
+    history: dict[str, list],
+) -> tuple[tuple, int, int, int]:
+    """Run L-BFGS in chunks of `log_every` iterations until `steps` or a stop, recording the
+    losses in `history`; return the carry, the iterations done, and the stop reason and
+    iteration (0 and -1 when it did not stop)."""
+    bar = progress_bar(steps, progress)
+    logs: dict[str, float] = {}
+    done, status, where = 0, 0, -1
+    while done < steps and status == 0:
+        n = min(log_every, steps - done)
+        carry, losses, (status, where) = run(batch, key, carry, jnp.arange(done, done + n))
+        status, where = int(status), int(where)
+        kept = n if status == 0 else where - done + 1
+        history["step"].extend(range(done, done + kept))
+        history["loss"].extend(np.asarray(losses)[:kept].tolist())
+        done += kept
+        logs["loss"] = history["loss"][-1]
+        advance_bar(bar, kept, logs)
+    if bar is not None:
+        bar.close()
+    return carry, done, status, where
+
+
+def _outcome(status: int, where: int, patience: int, logs: dict[str, float]) -> tuple[RESULTS, str]:
+    """The result and message of a run that stopped for `status` at iteration `where`."""
+    if status == _NONFINITE:
+        result = RESULTS.nonfinite_loss
+        return result, f"L-BFGS stopped at iteration {where}: {RESULTS[result]}"
+    if status in (_LINESEARCH, _NO_DECREASE):
+        result = RESULTS.lbfgs_stalled
+        why = (
+            "its line search found no step that decreases the loss"
+            if status == _LINESEARCH
+            else f"the loss did not decrease for {patience} iterations"
+        )
+        return result, (
+            f"L-BFGS stalled at iteration {where}: {why} (lowest loss {logs['loss']:.3e}); "
+            f"the network with the lowest loss is kept. {RESULTS[result]}"
+        )
+    return RESULTS.successful, ""
 
 
 _NONFINITE, _LINESEARCH, _NO_DECREASE = 1, 2, 3

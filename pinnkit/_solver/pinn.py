@@ -1,10 +1,8 @@
 """PINNSolver: train a network on a loss with an optax optimizer."""
 
 import json
-import math
 import os
 import time
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,7 +10,6 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import Array, PyTree
@@ -21,28 +18,18 @@ from .._loss.losses import AbstractLoss
 from .._network.base import AbstractNetwork
 from .._types import Key
 from . import lbfgs
-from .checkpoint import (
-    GracefulInterrupt,
-    check_fingerprint,
-    checkpoint_metadata,
-    digest,
-    load_checkpoint,
-    save_checkpoint,
-)
+from .checkpoint import digest
 from .optimizers import make_optimizer
 from .parallel import replicate, split_batch
 from .reference import TestSet
 from .solution import (
-    HISTORY,
     LOSS_STATE_FOLD,
     RESULTS as RESULTS,
     Solution as Solution,
-    advance_bar,
     all_finite,
-    make_solution,
-    progress_bar,
-    record_errors,
+    finish,
 )
+from .training import Training, round_up
 
 
 _split_batch = split_batch  # the name tests/test_sharding.py imports from here
@@ -117,9 +104,10 @@ class PINNSolver(eqx.Module):
         - `key`: the PRNG key for batches and estimator draws.
         - `test_set`: a [`pinnkit.TestSet`][] to report relative errors on, or `None`.
         - `progress`: show a progress bar with the loss and the error.
-        - `throw`: raise `RuntimeError` if training stops at a non-finite loss (and re-raise
-          `KeyboardInterrupt` after an interrupt), instead of returning a `Solution` whose
-          `result` says why (a warning is issued either way).
+        - `throw`: when training stops early, `False` (default, as for every solver of
+          pinnkit) warns and returns the `Solution`, whose `result` and `message` say why;
+          `True` raises a `RuntimeError` with that message (a `SolveError`, whose `solution`
+          is the partial one), or re-raises `KeyboardInterrupt` after a Ctrl-C.
         - `callback`: called on the host as `callback(step, logs)` after each evaluation.
         - `checkpoint_dir`: a folder to write checkpoints to, or `None` (default) for none.
           A checkpoint holds everything needed to continue bit for bit: the parameters, the
@@ -145,15 +133,25 @@ class PINNSolver(eqx.Module):
         returns with `RESULTS.interrupted` (a second Ctrl-C stops at once, keeping the last
         checkpoint).
         """
-        if not isinstance(network, AbstractNetwork):
-            raise TypeError(f"network must be an AbstractNetwork, got {type(network).__name__}")
-        if steps < 0:
-            raise ValueError(f"steps must be >= 0, got {steps}")
-        if checkpoint_every is not None and checkpoint_every < 1:
-            raise ValueError(f"checkpoint_every must be >= 1, got {checkpoint_every}")
-        if resume and checkpoint_dir is None:
-            raise ValueError("resume=True needs a checkpoint_dir to resume from")
-        start = time.perf_counter()
+        _check_solve_arguments(network, steps, checkpoint_every, resume, checkpoint_dir)
+        training = self._start(network, steps, key, time.perf_counter())
+        training.test_set, training.callback = test_set, callback
+        if checkpoint_every is not None:
+            training.checkpoint_every = round_up(checkpoint_every, self.log_every)
+        if checkpoint_dir is not None:
+            training.folder = Path(checkpoint_dir)
+            fingerprint = self._fingerprint(training.state, network, steps, key, config)
+            training.resume(fingerprint, resume)
+        if self.mesh is not None:
+            training.state, training.back, training.key = replicate(
+                (training.state, training.back, training.key), self.mesh
+            )
+        result, message = training.run(progress)
+        return finish(training.solution(result, message), throw, stacklevel=2)
+
+    def _start(self, network: AbstractNetwork, steps: int, key: Key, start: float) -> Training:
+        """The training of `network` for `steps` steps from its first step, before any
+        checkpoint is resumed."""
         if self.mesh is not None:
             # Check the batch shapes before compiling anything.
             split_batch(jax.eval_shape(self.loss.sample, key), self.mesh)
@@ -163,152 +161,17 @@ class PINNSolver(eqx.Module):
         params = jax.tree_util.tree_map(jnp.copy, params)
         loss_state = self.loss.init_state(jax.random.fold_in(key, LOSS_STATE_FOLD))
         state = (params, optimizer.init(params), loss_state)
-        # `back` is the state at step `back_step`, from which the state one step before any
-        # step of the coming chunk can be recomputed (the chunk's steps are deterministic).
-        back, back_step = jax.tree_util.tree_map(jnp.copy, state), 0
-        eval_every = _round_up(self.eval_every, self.log_every)
-        every = _round_up(checkpoint_every or self.eval_every, self.log_every)
-
-        history: dict[str, list] = {name: [] for name in HISTORY}
-        logs: dict[str, float] = {}
-        done, elapsed, saved_step = 0, 0.0, None
-        folder = None if checkpoint_dir is None else Path(checkpoint_dir)
-        fingerprint: dict[str, Any] = {}
-        if folder is not None:
-            fingerprint = self._fingerprint(state, network, steps, key, config)
-            record = checkpoint_metadata(folder) if resume else None
-            if record is not None:
-                check_fingerprint(folder, record.get("fingerprint", {}), fingerprint)
-                template = {
-                    "state": state,
-                    "previous": back,
-                    "history": {
-                        name: np.zeros(record["history"][name], dtype)
-                        for name, dtype in HISTORY.items()
-                    },
-                }
-                tree, record = load_checkpoint(folder, template)
-                state, back = tree["state"], tree["previous"]
-                history = {name: value.tolist() for name, value in tree["history"].items()}
-                done, elapsed, saved_step = (
-                    int(record["step"]),
-                    float(record["wall_s"]),
-                    int(record["step"]),
-                )
-                # Checkpoints written before `previous_step` existed kept the state one step
-                # back.
-                back_step = int(record.get("previous_step", done - 1))
-                if history["loss"]:
-                    logs["loss"] = history["loss"][-1]
-                for name in ("rel_l2", "rel_l1"):
-                    if history[name]:
-                        logs[name] = history[name][-1]
-        if self.mesh is not None:
-            state, back, key = replicate((state, back, key), self.mesh)
-        params = state[0]
-        chunk_fn = _make_chunk(self.loss, optimizer, static, self.mesh)
-
-        def evaluate(step: int) -> None:
-            if test_set is not None:
-                record_errors(test_set, eqx.combine(params, static), step, history, logs, callback)
-
-        def save(step: int) -> None:
-            nonlocal saved_step
-            if folder is None or saved_step == step or jax.process_index() != 0:
-                return
-            arrays = {
-                "state": state,
-                "previous": back,
-                "history": {
-                    name: np.asarray(history[name], dtype) for name, dtype in HISTORY.items()
-                },
-            }
-            metadata = {
-                "step": step,
-                "steps": steps,
-                "wall_s": elapsed + time.perf_counter() - start,
-                "previous_step": back_step,
-                "history": {name: len(history[name]) for name in HISTORY},
-                "fingerprint": fingerprint,
-            }
-            save_checkpoint(folder, arrays, metadata)
-            saved_step = step
-
-        bar = progress_bar(steps, progress, done)
-        result, message = RESULTS.successful, ""
-        with GracefulInterrupt() as interrupt:
-            while done < steps:
-                n = min(self.log_every, steps - done)
-                # The chunk's training state is donated (updated in place); keep its start.
-                chunk_start = jax.tree_util.tree_map(jnp.copy, state)
-                state, losses, bad_step = chunk_fn(key, state, done, n)
-                losses = np.asarray(losses)
-                bad = int(bad_step)
-                kept = n if bad < 0 else bad - done
-                history["step"].extend(range(done, done + kept))
-                history["loss"].extend(losses[:kept].tolist())
-                if bad >= 0:
-                    # Step `bad` met a non-finite loss. Return the state of the step before
-                    # (its loss, the last one recorded, was finite), recomputed from the start
-                    # of this chunk or, for a chunk's first step, of the one before.
-                    target = max(bad - 1, 0)
-                    origin, origin_step = (
-                        (chunk_start, done) if target >= done else (back, back_step)
-                    )
-                    state = origin
-                    if target > origin_step:
-                        state = chunk_fn(key, origin, origin_step, target - origin_step)[0]
-                else:
-                    back, back_step = chunk_start, done
-                params = state[0]
-                done += kept
-                if kept:
-                    logs["loss"] = float(losses[kept - 1])
-                advance_bar(bar, kept, logs)
-                if bad >= 0:
-                    result = RESULTS.nonfinite_loss
-                    message = (
-                        f"training stopped at step {bad}: {RESULTS[result]} "
-                        f"(last finite loss: {logs.get('loss', float('nan')):.3e})"
-                    )
-                    if saved_step is not None:
-                        message += (
-                            f" The last good checkpoint (step {saved_step}) is kept in {folder}."
-                        )
-                    break
-                if done % eval_every == 0 or done == steps:
-                    evaluate(done)
-                if done % every == 0 or done == steps:
-                    save(done)
-                if interrupt.requested and done < steps:
-                    save(done)
-                    result = RESULTS.interrupted
-                    message = f"training interrupted at step {done} of {steps}: " + (
-                        f"a checkpoint was saved in {folder}; solve again with resume=True "
-                        "(or `pinnkit solve ... --resume`) to continue"
-                        if folder is not None
-                        else "no checkpoint_dir was given, so nothing was saved"
-                    )
-                    break
-        if bar is not None:
-            bar.close()
-        if test_set is not None and (not history["eval_step"] or history["eval_step"][-1] != done):
-            evaluate(done)
-        if message:
-            if throw:
-                if result == RESULTS.interrupted:
-                    raise KeyboardInterrupt(message)
-                raise RuntimeError(message)
-            warnings.warn(message, RuntimeWarning, stacklevel=2)
-        return make_solution(
-            eqx.combine(params, static),
-            history,
-            logs,
-            result=result,
-            message=message,
-            steps=done,
-            wall_s=elapsed + time.perf_counter() - start,
-            loss_state=state[2],
+        return Training(
+            chunk_fn=_make_chunk(self.loss, optimizer, static, self.mesh),
+            key=key,
+            static=static,
+            steps=steps,
+            log_every=self.log_every,
+            eval_every=round_up(self.eval_every, self.log_every),
+            checkpoint_every=round_up(self.eval_every, self.log_every),
+            state=state,
+            back=jax.tree_util.tree_map(jnp.copy, state),
+            start=start,
         )
 
     def refine(
@@ -324,6 +187,7 @@ class PINNSolver(eqx.Module):
         patience: int = 20,
         progress: bool = True,
         callback: Callable[[int, dict[str, float]], None] | None = None,
+        throw: bool = False,
     ) -> Solution:
         """Refine `network` with L-BFGS on one fixed batch, typically after Adam.
 
@@ -347,6 +211,10 @@ class PINNSolver(eqx.Module):
           (default 20).
         - `progress`: show a progress bar.
         - `callback`: called as `callback(iteration, logs)` after the final evaluation.
+        - `throw`: when L-BFGS stops early, `False` (default) returns the `Solution`, whose
+          `result` and `message` say why (with a warning, except for `lbfgs_stalled`, an
+          expected end); `True` raises a `RuntimeError` (a `SolveError`) with that message,
+          `lbfgs_stalled` included.
 
         **Returns:** a [`pinnkit.Solution`][] whose `history` holds the loss on the fixed
         batch at every iteration and whose `network` is the one with the lowest loss. Its
@@ -369,6 +237,7 @@ class PINNSolver(eqx.Module):
             patience=patience,
             progress=progress,
             callback=callback,
+            throw=throw,
         )
 
     def _fingerprint(
@@ -394,8 +263,22 @@ class PINNSolver(eqx.Module):
         }
 
 
-def _round_up(n: int, multiple: int) -> int:
-    return math.ceil(n / multiple) * multiple
+def _check_solve_arguments(
+    network: Any,
+    steps: int,
+    checkpoint_every: int | None,
+    resume: bool,
+    checkpoint_dir: str | os.PathLike | None,
+) -> None:
+    """The errors of `PINNSolver.solve` that its arguments alone show."""
+    if not isinstance(network, AbstractNetwork):
+        raise TypeError(f"network must be an AbstractNetwork, got {type(network).__name__}")
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0, got {steps}")
+    if checkpoint_every is not None and checkpoint_every < 1:
+        raise ValueError(f"checkpoint_every must be >= 1, got {checkpoint_every}")
+    if resume and checkpoint_dir is None:
+        raise ValueError("resume=True needs a checkpoint_dir to resume from")
 
 
 def _make_chunk(

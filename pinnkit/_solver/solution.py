@@ -1,17 +1,24 @@
-"""What the training loops share: the result codes, the [`pinnkit.Solution`][] they return
-and its history layout, the key of the loss state, the progress bar and two tree helpers.
+"""What every solver returns, and what the training loops share.
 
-`PINNSolver.solve` (first-order optimizers, `pinn.py`) and `PINNSolver.refine` (L-BFGS,
-`lbfgs.py`) both use them.
+Every solver of pinnkit (`PINNSolver.solve` and `refine`, `MethodOfLines.solve`,
+`NeuralGalerkin.solve` and `fit_initial`) returns an `AbstractSolution` whose `result` is
+a `RESULTS` item and whose `message` says what went wrong and what to change, and
+takes `throw` (default `False`): with `throw=False` a failed solve warns and returns what it
+has, with `throw=True` it raises (see `finish`). The rest of this module is shared by
+`PINNSolver.solve` (`pinn.py`, `training.py`) and `PINNSolver.refine` (`lbfgs.py`): the
+`Solution` and its history layout, the key of the loss state, the progress bar and
+two tree helpers.
 """
 
+import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from equinox import AbstractVar
 from jaxtyping import Array, PyTree
 
 from .._network.base import AbstractNetwork
@@ -19,18 +26,20 @@ from .reference import TestSet
 
 
 class RESULTS(eqx.Enumeration):
-    """How a solve ended. `Solution.result` holds one of these.
+    """How a solve ended. Every solution's `result` holds one of these.
 
     Each item's message starts with its name, so an item prints as, for example,
-    `RESULTS<successful: ...>`; [`pinnkit.result_name`][] gives the name alone.
+    `RESULTS<successful: ...>`; [`pinnkit.result_name`][] gives the name alone. A solution's
+    `message` contains its item's message, with where the solve stopped.
     """
 
     successful = "successful: every requested step was completed."
     nonfinite_loss = (
-        "nonfinite_loss: The loss or its gradient became non-finite. The network from the last "
-        "finite step is kept. Likely causes: a learning rate too large for this problem, a "
-        "network output that overflows (check the initialization and the input scale), or a PDE "
-        "residual that is undefined for some inputs. Try a smaller learning rate."
+        "nonfinite_loss: The loss or its gradient became non-finite. The network with the last "
+        "finite loss is kept (for L-BFGS, the one with the lowest loss). Likely causes: a step "
+        "too large for this problem (try a smaller learning rate), a network output that "
+        "overflows (check the initialization and the input scale), or a PDE residual that is "
+        "undefined for some inputs."
     )
     interrupted = (
         "interrupted: Training was interrupted (Ctrl-C / SIGINT) after the last completed chunk "
@@ -42,6 +51,29 @@ class RESULTS(eqx.Enumeration):
         "decreases the loss, or the loss did not decrease for `patience` iterations. The network "
         "with the lowest loss is kept. This is expected once the loss on the fixed points is "
         "near its floor in the working precision; float64 (`--x64`) or more points may help."
+    )
+    max_steps_reached = (
+        "max_steps_reached: The time integration used up `max_steps` steps before reaching t1. "
+        "Raise max_steps; a stiff problem (a fine grid) with an explicit solver takes tiny "
+        "steps, so use an implicit solver (Kvaerno5, the default) or loosen rtol/atol."
+    )
+    time_integration_failed = (
+        "time_integration_failed: diffrax could not complete a time step: the implicit "
+        "solver's nonlinear iteration diverged or its linear solve was singular, or the step "
+        "size fell below its minimum. Loosen rtol/atol, give a smaller dt0, or try another "
+        "solver (Kvaerno5, or KenCarp4 with imex=True)."
+    )
+    nonfinite_values = (
+        "nonfinite_values: The method of lines' nodal values became non-finite. Likely causes: "
+        "constant steps (adaptive=False) too large for an explicit solver on a stiff problem "
+        "(reduce dt0, use an implicit solver, or adaptive=True), or a reaction that blows up "
+        "for these data."
+    )
+    nonfinite_parameters = (
+        "nonfinite_parameters: Neural Galerkin's network parameters became non-finite. Likely "
+        "causes: a time step too large for the problem (reduce dt), too little regularization "
+        "for an ill-conditioned Jacobian (raise regularization), or too few points (raise "
+        "num_points)."
     )
 
 
@@ -65,8 +97,69 @@ def result_name(result: Any) -> str:
     return name
 
 
-class Solution(eqx.Module):
-    """The outcome of [`pinnkit.PINNSolver.solve`][].
+class AbstractSolution(eqx.Module):
+    """What every solver of pinnkit returns: how the solve ended and how long it took.
+
+    [`pinnkit.Solution`][] (`PINNSolver.solve` and `refine`, `NeuralGalerkin.fit_initial`),
+    [`pinnkit.MOLSolution`][] and [`pinnkit.GalerkinSolution`][] are its subclasses.
+
+    **Attributes:**
+
+    - `result`: a [`pinnkit.RESULTS`][] item; `RESULTS.successful` unless the solve stopped
+      early.
+    - `message`: why the solve stopped early, where, and what to change; empty when
+      successful. It contains the `result` item's message, so it starts its explanation with
+      the item's name.
+    - `wall_s`: seconds spent in the solve, compilation included.
+    """
+
+    result: AbstractVar[RESULTS]
+    message: AbstractVar[str]
+    wall_s: AbstractVar[float]
+
+
+class SolveError(RuntimeError):
+    """Raised by a solver called with `throw=True` when its result is not successful.
+
+    Its text is the solution's `message`. **Attributes:** `result` (the
+    [`pinnkit.RESULTS`][] item) and `solution` (the partial solution that `throw=False` would
+    have returned).
+    """
+
+    def __init__(self, solution: AbstractSolution):
+        super().__init__(solution.message)
+        self.result = solution.result
+        self.solution = solution
+
+    def __reduce__(self):
+        return type(self), (self.solution,)
+
+
+S = TypeVar("S", bound=AbstractSolution)
+
+
+def finish(solution: S, throw: bool, stacklevel: int) -> S:
+    """Return `solution`, or raise because it failed and `throw` is set.
+
+    A successful solution is returned as it is. Otherwise, with `throw=True`, an interrupted
+    one re-raises `KeyboardInterrupt` and any other raises `SolveError`; with
+    `throw=False` it is returned after a `RuntimeWarning` with its message (pointing
+    `stacklevel` frames above this call), except `lbfgs_stalled`, an expected end of L-BFGS.
+    """
+    result = solution.result
+    if result == RESULTS.successful:
+        return solution
+    if throw:
+        if result == RESULTS.interrupted:
+            raise KeyboardInterrupt(solution.message)
+        raise SolveError(solution)
+    if result != RESULTS.lbfgs_stalled:
+        warnings.warn(solution.message, RuntimeWarning, stacklevel=stacklevel + 1)
+    return solution
+
+
+class Solution(AbstractSolution):
+    """The outcome of [`pinnkit.PINNSolver.solve`][] and [`pinnkit.PINNSolver.refine`][].
 
     **Attributes:**
 
@@ -85,7 +178,7 @@ class Solution(eqx.Module):
     network: AbstractNetwork
     history: dict[str, np.ndarray]
     metrics: dict[str, float]
-    result: Any
+    result: RESULTS
     message: str
     steps: int
     wall_s: float
@@ -155,7 +248,7 @@ def make_solution(
     history: dict[str, list],
     logs: dict[str, float],
     *,
-    result: Any,
+    result: RESULTS,
     message: str,
     steps: int,
     wall_s: float,

@@ -7,9 +7,7 @@ and hands $\dot\theta$ to `diffrax.diffeqsolve`. The operator inside $F$ is eval
 estimator, so its cost in $d$ is the estimator's.
 """
 
-import math
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from typing import Literal
 
@@ -29,83 +27,35 @@ from .._network.base import AbstractNetwork
 from .._operator.pde import AbstractPDE
 from .._sampler.base import AbstractSampler
 from .._solver.pinn import PINNSolver, Solution
+from .._solver.solution import RESULTS, AbstractSolution, finish
 from .._types import Key, Point, Points, Scalar
+from .lstsq import regularized_lstsq as regularized_lstsq
+from .schedule import save_times, step_schedule
 
 
-def regularized_lstsq(
-    matrix: Float[Array, "n p"],
-    rhs: Float[Array, " n"],
-    regularization: float | int = 0.0,
-    linear_solver: lx.AbstractLinearSolver | None = None,
-) -> Float[Array, " p"]:
-    r"""The solution of $\min_z \frac1n \|J z - F\|^2 + \lambda \|z\|^2$.
-
-    The problem is never squared into normal equations. With $J$ scaled by $1/\sqrt n$, it is
-    solved as an augmented least-squares problem by `lineax` (QR by default):
-
-    - tall ($n \ge p$): $\begin{bmatrix} J \\ \sqrt\lambda I_p \end{bmatrix} z \approx
-      \begin{bmatrix} F \\ 0 \end{bmatrix}$, of size $(n + p) \times p$;
-    - wide ($n < p$): the minimum-norm solution $(z, w)$ of
-      $\begin{bmatrix} J & \sqrt\lambda I_n \end{bmatrix} \begin{bmatrix} z \\ w
-      \end{bmatrix} = F$, of size $n \times (p + n)$; eliminating $w = (F - J z)/\sqrt\lambda$
-      shows that $z$ minimises the same objective.
-
-    Either way the matrix factored has condition number
-    $\sqrt{(\sigma_{\max}^2 + \lambda) / (\sigma_{\min}^2 + \lambda)}$ (with $\sigma$ the
-    singular values of $J/\sqrt n$), the square root of that of the regularized normal
-    equations, and it has full rank whenever $\lambda > 0$, as `lineax.QR` requires. The cost
-    is $O(\min(n, p)^2 \max(n, p))$.
-
-    **Arguments:**
-
-    - `matrix`: $J$, shape `(n, p)`.
-    - `rhs`: $F$, shape `(n,)`.
-    - `regularization`: $\lambda \ge 0$; with $\lambda = 0$, $J$ must have full rank (or
-      pass `lineax.SVD()`).
-    - `linear_solver`: a `lineax` solver for non-square systems; `None` for `lineax.QR()`.
-
-    **Returns:** $z$, shape `(p,)`.
-    """
-    if matrix.ndim != 2 or rhs.shape != matrix.shape[:1]:
-        raise ValueError(
-            f"regularized_lstsq needs a matrix (n, p) and a right-hand side (n,), got shapes "
-            f"{matrix.shape} and {rhs.shape}"
-        )
-    if not regularization >= 0:
-        raise ValueError(f"regularization must be >= 0, got {regularization}")
-    solver = lx.QR() if linear_solver is None else linear_solver
-    n, p = matrix.shape
-    scale = 1.0 / math.sqrt(n)
-    a, b = scale * matrix, scale * rhs
-    if regularization == 0:
-        operator, vector = a, b
-    elif n >= p:
-        root = math.sqrt(regularization) * jnp.eye(p, dtype=a.dtype)
-        operator = jnp.concatenate([a, root], axis=0)
-        vector = jnp.concatenate([b, jnp.zeros(p, b.dtype)])
-    else:
-        root = math.sqrt(regularization) * jnp.eye(n, dtype=a.dtype)
-        operator, vector = jnp.concatenate([a, root], axis=1), b
-    solution = lx.linear_solve(lx.MatrixLinearOperator(operator), vector, solver)
-    return solution.value[:p]
-
-
-class GalerkinSolution(eqx.Module):
+class GalerkinSolution(AbstractSolution):
     """The outcome of [`pinnkit.NeuralGalerkin.solve`][].
 
     **Attributes:**
 
     - `ts`: the saved times, shape `(times,)`.
     - `networks`: the network at every saved time, as one network whose parameter arrays
-      carry a leading `times` axis; [`network`][] picks one out.
-    - `num_steps`: the number of time steps taken.
+      carry a leading `times` axis; [`network`][] picks one out. After a failure, the times
+      from the failing step on hold the parameters of the last finite step.
+    - `num_steps`: the number of time steps completed (all of them unless the solve failed).
     - `wall_s`: seconds spent in `solve`, compilation included.
+    - `result`: a [`pinnkit.RESULTS`][] item: `successful`, or `nonfinite_parameters` when
+      the parameters became non-finite.
+    - `message`: why the solve stopped early, at which step and time, and what to change;
+      empty when successful.
     """
 
     ts: Float[Array, " times"]
     networks: AbstractNetwork
     num_steps: int
     wall_s: float
+    result: RESULTS
+    message: str
 
     def network(self, index: int = -1) -> AbstractNetwork:
         """The network at the saved time `ts[index]` (default: the last)."""
@@ -127,7 +77,7 @@ class _Field(eqx.Module):
 
     def __call__(self, t, theta, args):
         del t
-        return self.galerkin._flat_velocity(theta, self.unravel, self.static, args)
+        return self.galerkin._flat_velocity(theta, self.unravel, self.static, args, throw=False)
 
 
 class NeuralGalerkin(eqx.Module):
@@ -258,8 +208,16 @@ class NeuralGalerkin(eqx.Module):
         return jax.vmap(one, in_axes=(0, None))(points, key)
 
     def _flat_velocity(
-        self, theta: Float[Array, " p"], unravel: Callable, static: PyTree, key: Key
+        self,
+        theta: Float[Array, " p"],
+        unravel: Callable,
+        static: PyTree,
+        key: Key,
+        throw: bool = True,
     ) -> Float[Array, " p"]:
+        """`velocity` on flat parameters. `throw=False` lets a non-finite right-hand side
+        through as a non-finite velocity (for `solve` to report) instead of raising lineax's
+        error."""
         point_key, estimator_key, subset_key = jax.random.split(key, 3)
         points = self.sampler(point_key, self.num_points)
         if points.shape[0] != self.num_points or points.ndim != 2:
@@ -274,10 +232,12 @@ class NeuralGalerkin(eqx.Module):
         jacobian = jax.vmap(jax.grad(value), in_axes=(None, 0))(theta, points)
         p = theta.shape[0]
         if self.subset_size is None:
-            return regularized_lstsq(jacobian, forcing, self.regularization, self.linear_solver)
+            return regularized_lstsq(
+                jacobian, forcing, self.regularization, self.linear_solver, throw=throw
+            )
         subset = jax.random.choice(subset_key, p, (self.subset_size,), replace=False)
         partial = regularized_lstsq(
-            jacobian[:, subset], forcing, self.regularization, self.linear_solver
+            jacobian[:, subset], forcing, self.regularization, self.linear_solver, throw=throw
         )
         return jnp.zeros_like(theta).at[subset].set(partial)
 
@@ -331,6 +291,7 @@ class NeuralGalerkin(eqx.Module):
         learning_rate: float = 1e-3,
         optimizer=None,
         progress: bool = False,
+        throw: bool = False,
     ) -> Solution:
         r"""Fit `network` to the initial data $u_0$ with [`pinnkit.PINNSolver`][].
 
@@ -350,6 +311,9 @@ class NeuralGalerkin(eqx.Module):
         - `learning_rate`: for the default optimizer (default 1e-3).
         - `optimizer`: an optax optimizer, or `None`.
         - `progress`: show a progress bar.
+        - `throw`: when the fit stops early (a non-finite loss), `False` (default) warns and
+          returns the `Solution`, whose `result` and `message` say why; `True` raises a
+          `RuntimeError` with that message (see [`pinnkit.PINNSolver.solve`][]).
 
         **Returns:** the [`pinnkit.Solution`][]; its `network` is $u(\cdot; \theta(0))$.
         """
@@ -374,7 +338,7 @@ class NeuralGalerkin(eqx.Module):
             log_every=max(1, min(100, steps)),
             eval_every=max(1, steps),
         )
-        return trainer.solve(network, steps, train_key, progress=progress)
+        return trainer.solve(network, steps, train_key, progress=progress, throw=throw)
 
     def solve(
         self,
@@ -384,7 +348,7 @@ class NeuralGalerkin(eqx.Module):
         *,
         t0: float | int = 0.0,
         saveat: diffrax.SaveAt | Sequence[float] | np.ndarray | Array | None = None,
-        throw: bool = True,
+        throw: bool = False,
     ) -> GalerkinSolution:
         """Evolve `network` (fitted to the initial data at `t0`) up to `t1`.
 
@@ -397,8 +361,11 @@ class NeuralGalerkin(eqx.Module):
         - `saveat`: the times to save: a sequence of times in `[t0, t1]`, or a
           `diffrax.SaveAt` with `t0`, `t1` and/or `ts`; `None` (default) saves `t1` only.
           Steps land exactly on every saved time.
-        - `throw`: raise `RuntimeError` when the parameters become non-finite (default), or
-          only warn.
+        - `throw`: when the parameters become non-finite, `False` (default, as for every
+          solver of pinnkit) keeps those of the last finite step, warns, and returns the
+          solution, whose `result` and `message` name the step; `True` stops the compiled
+          loop at that step with `equinox.error_if`, raising a `RuntimeError`
+          (`equinox.EquinoxRuntimeError`) whose message is `RESULTS.nonfinite_parameters`'.
 
         **Returns:** a [`pinnkit.GalerkinSolution`][].
         """
@@ -407,38 +374,37 @@ class NeuralGalerkin(eqx.Module):
         t0, t1 = float(t0), float(t1)
         if not t1 > t0:
             raise ValueError(f"t1 must be greater than t0, got t0={t0}, t1={t1}")
-        save_ts = _save_times(saveat, t0, t1)
-        starts, sizes, slots = _schedule(t0, save_ts, self.dt)
+        save_ts = save_times(saveat, t0, t1)
+        starts, sizes, slots = step_schedule(t0, save_ts, self.dt)
         dtype = theta.dtype
         params = eqx.filter(network, eqx.is_inexact_array)
-        saved = _evolve(
-            self,
-            params,
-            static,
-            key,
-            jnp.asarray(starts, dtype),
-            jnp.asarray(sizes, dtype),
-            jnp.asarray(slots),
-            len(save_ts),
-            save_ts[0] == t0,
+        steps = (jnp.asarray(starts, dtype), jnp.asarray(sizes, dtype), jnp.asarray(slots))
+        saved, bad = _evolve(
+            self, params, static, key, steps, len(save_ts), save_ts[0] == t0, throw
         )
         saved = jax.block_until_ready(saved)
-        if not bool(jnp.all(jnp.isfinite(saved))):
-            message = (
-                "Neural Galerkin: the parameters became non-finite. Likely causes: a time step "
-                "too large for the problem (reduce dt), too little regularization for an "
-                "ill-conditioned Jacobian (raise regularization), or too few points."
-            )
-            if throw:
-                raise RuntimeError(message)
-            warnings.warn(message, RuntimeWarning, stacklevel=2)
-        params = jax.vmap(unravel)(saved)
-        return GalerkinSolution(
+        bad = int(bad)
+        result, message = RESULTS.successful, ""
+        if bad >= 0:
+            result, message = RESULTS.nonfinite_parameters, _nonfinite_message(bad, starts, sizes)
+        solution = GalerkinSolution(
             ts=jnp.asarray(save_ts, dtype),
-            networks=eqx.combine(params, static),
-            num_steps=len(starts),
+            networks=eqx.combine(jax.vmap(unravel)(saved), static),
+            num_steps=len(starts) if bad < 0 else bad,
             wall_s=time.perf_counter() - start,
+            result=result,
+            message=message,
         )
+        return finish(solution, throw, stacklevel=2)
+
+
+def _nonfinite_message(bad: int, starts: np.ndarray, sizes: np.ndarray) -> str:
+    t_start, t_end = float(starts[bad]), float(starts[bad] + sizes[bad])
+    return (
+        f"Neural Galerkin stopped at step {bad} (t = {t_start:.6g} to {t_end:.6g}): "
+        f"{RESULTS[RESULTS.nonfinite_parameters]} The networks saved from t = {t_end:.6g} on "
+        f"hold the parameters of the last finite step (t = {t_start:.6g})."
+    )
 
 
 @eqx.filter_jit
@@ -453,16 +419,18 @@ def _evolve(
     params: PyTree,
     static: PyTree,
     key: Key,
-    starts: Array,
-    sizes: Array,
-    slots: Array,
+    steps: tuple[Array, Array, Array],
     num_saved: int,
     save_initial: bool,
-) -> Array:
-    """The flat parameters at the saved times: one `diffeqsolve` per step in a `lax.scan`.
+    throw: bool,
+) -> tuple[Array, Array]:
+    """The flat parameters at the saved times, one `diffeqsolve` per step in a `lax.scan`,
+    and the first step whose parameters are not finite (-1 for none).
 
-    A module-level filtered jit, so that solves with equal configurations and network
-    structures reuse one compilation.
+    `steps` holds each step's start, size and saved slot (see `step_schedule`). From the
+    first non-finite step on, the parameters stay those of the step before; with `throw`,
+    `eqx.error_if` stops the loop there instead. A module-level filtered jit, so that solves
+    with equal configurations and network structures reuse one compilation.
     """
     theta, unravel = ravel_pytree(params)
     field = _Field(galerkin, unravel, static)
@@ -471,7 +439,7 @@ def _evolve(
         buffer = buffer.at[0].set(theta)
 
     def step(carry, inputs):
-        theta, buffer = carry
+        theta, buffer, bad = carry
         index, t_start, h, slot = inputs
         solution = diffrax.diffeqsolve(
             diffrax.ODETerm(field),
@@ -486,64 +454,20 @@ def _evolve(
             max_steps=4,
         )
         assert solution.ys is not None
-        theta = solution.ys[-1]
+        new_theta = solution.ys[-1]
+        finite = jnp.all(jnp.isfinite(new_theta))
+        if throw:
+            message = RESULTS[RESULTS.nonfinite_parameters]
+            new_theta = eqx.error_if(new_theta, ~finite, message)
+        failed = (bad < 0) & ~finite
+        bad = jnp.where(failed, index, bad)
+        theta = jnp.where(bad < 0, new_theta, theta)
         where = jnp.maximum(slot, 0)
         buffer = buffer.at[where].set(jnp.where(slot >= 0, theta, buffer[where]))
-        return (theta, buffer), None
+        return (theta, buffer, bad), None
 
+    starts, sizes, slots = steps
     indices = jnp.arange(starts.shape[0])
-    (_, buffer), _ = jax.lax.scan(step, (theta, buffer), (indices, starts, sizes, slots))
-    return buffer
-
-
-def _save_times(
-    saveat: diffrax.SaveAt | Sequence[float] | np.ndarray | Array | None, t0: float, t1: float
-) -> list[float]:
-    """The sorted saved times from `saveat`, checked to lie in `[t0, t1]`."""
-    if saveat is None:
-        return [t1]
-    if isinstance(saveat, diffrax.SaveAt):
-        subs = saveat.subs
-        if (
-            not isinstance(subs, diffrax.SubSaveAt)
-            or subs.steps
-            or saveat.dense
-            or subs.fn is not diffrax.SubSaveAt().fn
-        ):
-            raise ValueError(
-                "NeuralGalerkin supports diffrax.SaveAt with t0, t1 and ts only (no steps, "
-                "dense, fn or subs)"
-            )
-        times = [] if subs.ts is None else [float(t) for t in np.asarray(subs.ts).ravel()]
-        times += [t0] if subs.t0 else []
-        times += [t1] if subs.t1 else []
-    else:
-        times = [float(t) for t in np.asarray(saveat, dtype=float).ravel()]
-    if not times:
-        raise ValueError("saveat names no times; pass times in [t0, t1], or None to save t1")
-    bad = [t for t in times if not (t0 <= t <= t1) or not math.isfinite(t)]
-    if bad:
-        raise ValueError(f"saved times must lie in [t0, t1] = [{t0}, {t1}], got {bad}")
-    return sorted(set(times))
-
-
-def _schedule(
-    t0: float, save_ts: list[float], dt: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Step starts and sizes (at most `dt`, landing on every saved time), and for each step
-    the slot of the saved time it ends on (-1 for none)."""
-    starts: list[float] = []
-    sizes: list[float] = []
-    slots: list[int] = []
-    t = t0
-    for slot, mark in enumerate(save_ts):
-        span = mark - t
-        if span <= 0:
-            continue
-        count = max(1, math.ceil(span / dt - 1e-9))
-        h = span / count
-        starts += [t + i * h for i in range(count)]
-        sizes += [h] * count
-        slots += [-1] * (count - 1) + [slot]
-        t = mark
-    return np.asarray(starts), np.asarray(sizes), np.asarray(slots, dtype=np.int32)
+    init = (theta, buffer, jnp.array(-1))
+    (_, buffer, bad), _ = jax.lax.scan(step, init, (indices, starts, sizes, slots))
+    return buffer, bad

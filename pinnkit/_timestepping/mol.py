@@ -12,6 +12,7 @@ import numpy as np
 import optimistix as optx
 from jaxtyping import Array, Float
 
+from .._solver.solution import RESULTS, AbstractSolution, finish
 from .discretization import AbstractDiscretization, PointFunction, Radial
 
 
@@ -43,17 +44,19 @@ class _Full(eqx.Module):
         return self.discretization.linear(y) + jnp.vectorize(self.reaction)(y)
 
 
-class MOLSolution(eqx.Module):
+class MOLSolution(AbstractSolution):
     """The outcome of [`pinnkit.MethodOfLines.solve`][].
 
     **Attributes:**
 
     - `ts`: the saved times, shape `(times,)`.
-    - `values`: the nodal values at those times, shape `(times, *grid)`.
+    - `values`: the nodal values at those times, shape `(times, *grid)`. After a failure,
+      the times the solve did not reach hold `inf` (as diffrax leaves them).
     - `discretization`: the [`pinnkit.AbstractDiscretization`][] the values live on.
-    - `result`: a `diffrax.RESULTS` item; `diffrax.RESULTS.successful` unless the solve
-      stopped early (possible only with `throw=False`).
-    - `message`: why the solve stopped early and what to change; empty when successful.
+    - `result`: a [`pinnkit.RESULTS`][] item: `successful`, `max_steps_reached`,
+      `time_integration_failed` (diffrax's other failures) or `nonfinite_values`.
+    - `message`: why the solve stopped early and what to change (with diffrax's own
+      reason); empty when successful.
     - `stats`: diffrax's statistics (`num_steps`, `num_accepted_steps`, ...), as ints.
     - `wall_s`: seconds spent in `solve`, compilation included.
     """
@@ -61,7 +64,7 @@ class MOLSolution(eqx.Module):
     ts: Float[Array, " times"]
     values: Float[Array, " times *grid"]
     discretization: AbstractDiscretization
-    result: Any
+    result: RESULTS
     message: str
     stats: dict[str, int]
     wall_s: float
@@ -188,7 +191,7 @@ class MethodOfLines(eqx.Module):
         *,
         t0: float = 0.0,
         saveat_ts: Float[Array, " times"] | np.ndarray | list[float] | None = None,
-        throw: bool = True,
+        throw: bool = False,
     ) -> MOLSolution:
         """Integrate from `t0` to `t1`.
 
@@ -199,32 +202,17 @@ class MethodOfLines(eqx.Module):
         - `t1`: the final time (> `t0`).
         - `t0`: the initial time (default 0).
         - `saveat_ts`: the times to save, in `[t0, t1]`; `None` (default) saves `t1` only.
-        - `throw`: raise if the solve fails (default), instead of returning a solution whose
-          `result` and `message` say why.
+        - `throw`: when the solve fails, `False` (default, as for every solver of pinnkit)
+          warns and returns the solution, whose `result` and `message` say why; `True`
+          raises a `RuntimeError` (a `SolveError`, whose `solution` is the partial one) with
+          that message.
 
         **Returns:** a [`pinnkit.MOLSolution`][].
         """
         start = time.perf_counter()
         if not t1 > t0:
             raise ValueError(f"t1 must be greater than t0, got t0={t0}, t1={t1}")
-        discretization = self.discretization
-        if callable(initial):
-            y0 = discretization.project(initial)
-        else:
-            y0 = jnp.asarray(initial)
-        if y0.shape != tuple(discretization.shape):
-            raise ValueError(
-                f"initial values must have the grid's shape {discretization.shape}, got {y0.shape}"
-            )
-        if not jnp.issubdtype(y0.dtype, jnp.floating):
-            y0 = y0.astype(jnp.result_type(float))
-        if saveat_ts is None:
-            saveat = diffrax.SaveAt(t1=True)
-        else:
-            ts = np.asarray(saveat_ts, dtype=float)
-            if ts.ndim != 1 or ts.size == 0 or ts.min() < t0 or ts.max() > t1:
-                raise ValueError(f"saveat_ts must be a 1-D array of times in [{t0}, {t1}]")
-            saveat = diffrax.SaveAt(ts=jnp.asarray(ts, dtype=y0.dtype))
+        y0 = self._initial_values(initial)
         if self.adaptive:
             controller = diffrax.PIDController(rtol=self.rtol, atol=self.atol)
         else:
@@ -236,31 +224,76 @@ class MethodOfLines(eqx.Module):
             jnp.asarray(t1, dtype=y0.dtype),
             None if self.dt0 is None else jnp.asarray(self.dt0, dtype=y0.dtype),
             y0,
-            saveat=saveat,
+            saveat=_saveat(saveat_ts, t0, t1, y0.dtype),
             stepsize_controller=controller,
             max_steps=self.max_steps,
-            throw=throw,
+            throw=False,  # failures are reported below, with pinnkit's result codes
         )
         assert solution.ts is not None and solution.ys is not None
         values = jax.block_until_ready(solution.ys)
-        result = solution.result
-        message = "" if result == diffrax.RESULTS.successful else diffrax.RESULTS[result]
-        if message:
-            message += (
-                " For the method of lines: a stiff problem with an explicit solver, too tight "
-                "tolerances or too fine a grid make many steps; use an implicit solver "
-                "(Kvaerno5) or loosen rtol/atol."
-            )
         stats = {k: int(v) for k, v in solution.stats.items() if jnp.ndim(v) == 0}
-        return MOLSolution(
+        result, message = _outcome(solution.result, values, stats)
+        mol_solution = MOLSolution(
             ts=solution.ts,
             values=values,
-            discretization=discretization,
+            discretization=self.discretization,
             result=result,
             message=message,
             stats=stats,
             wall_s=time.perf_counter() - start,
         )
+        return finish(mol_solution, throw, stacklevel=2)
+
+    def _initial_values(
+        self, initial: PointFunction | Float[Array, "*grid"] | np.ndarray
+    ) -> Float[Array, "*grid"]:
+        """The nodal values of `initial`, checked against the grid and made floating-point."""
+        discretization = self.discretization
+        if callable(initial):
+            y0 = discretization.project(initial)
+        else:
+            y0 = jnp.asarray(initial)
+        if y0.shape != tuple(discretization.shape):
+            raise ValueError(
+                f"initial values must have the grid's shape {discretization.shape}, got {y0.shape}"
+            )
+        if not jnp.issubdtype(y0.dtype, jnp.floating):
+            y0 = y0.astype(jnp.result_type(float))
+        return y0
+
+
+def _saveat(
+    saveat_ts: Float[Array, " times"] | np.ndarray | list[float] | None,
+    t0: float,
+    t1: float,
+    dtype: Any,
+) -> diffrax.SaveAt:
+    if saveat_ts is None:
+        return diffrax.SaveAt(t1=True)
+    ts = np.asarray(saveat_ts, dtype=float)
+    if ts.ndim != 1 or ts.size == 0 or ts.min() < t0 or ts.max() > t1:
+        raise ValueError(f"saveat_ts must be a 1-D array of times in [{t0}, {t1}]")
+    return diffrax.SaveAt(ts=jnp.asarray(ts, dtype=dtype))
+
+
+def _outcome(outcome: diffrax.RESULTS, values: Array, stats: dict[str, int]) -> tuple[RESULTS, str]:
+    """diffrax's result mapped onto pinnkit's, and the message: `max_steps_reached` is
+    itself, diffrax's other failures are `time_integration_failed`, and a success whose
+    values are not finite (possible with constant steps) is `nonfinite_values`."""
+    steps = stats.get("num_steps", 0)
+    if outcome == diffrax.RESULTS.successful:
+        if bool(jnp.all(jnp.isfinite(values))):
+            return RESULTS.successful, ""
+        result = RESULTS.nonfinite_values
+        return result, f"the method of lines reached t1 in {steps} steps: {RESULTS[result]}"
+    if outcome == diffrax.RESULTS.max_steps_reached:
+        result = RESULTS.max_steps_reached
+    else:
+        result = RESULTS.time_integration_failed
+    return result, (
+        f"the method of lines stopped at step {steps}: {RESULTS[result]} "
+        f"(diffrax: {diffrax.RESULTS[outcome]})"
+    )
 
 
 def _semilinear_heat(u):
@@ -319,5 +352,5 @@ def radial_reference(
         discretization = Radial(dim, s_max, n_points, scale=5.0)
         mol = MethodOfLines(discretization, _RADIAL_EQUATIONS[equation], rtol=rtol, atol=atol)
         g = 5 / (10 + 2 * jnp.asarray(discretization.nodes))
-        solution = mol.solve(g, t)
+        solution = mol.solve(g, t, throw=True)
         return float(solution.values[-1, 0])
