@@ -80,7 +80,8 @@ def main() -> None:
 
     rows = []
     for name in names:
-        samples = args.samples if pk.ESTIMATORS[name]().is_random else None
+        stochastic = isinstance(pk.ESTIMATORS[name](), pk.AbstractStochasticEstimator)
+        samples = args.samples if stochastic else None
         estimator = pk.make_estimator(name, samples)
         loss = problem.loss(estimator, batch_size=args.batch)
         # Evaluate on the test set after every chunk of `log_every` steps: the times of the

@@ -16,8 +16,12 @@ RANDOM_SAMPLES = 2
 """Samples per estimate for stochastic estimators (small, so that any d >= 2 works)."""
 
 
+def is_stochastic(estimator: pk.AbstractEstimator) -> bool:
+    return isinstance(estimator, pk.AbstractStochasticEstimator)
+
+
 def _factory(name: str) -> Callable[[], pk.AbstractEstimator]:
-    if pk.ESTIMATORS[name]().is_random:
+    if is_stochastic(pk.ESTIMATORS[name]()):
         return lambda: pk.make_estimator(name, num_samples=RANDOM_SAMPLES)
     return lambda: pk.make_estimator(name)
 
@@ -27,10 +31,10 @@ ESTIMATOR_FACTORIES: dict[str, Callable[[], pk.AbstractEstimator]] = {
 }
 """Every registered estimator, by its registry name (stochastic ones with few samples)."""
 
-EXACT_ESTIMATORS = [name for name, make in ESTIMATOR_FACTORIES.items() if not make().is_random]
+EXACT_ESTIMATORS = [name for name, make in ESTIMATOR_FACTORIES.items() if not is_stochastic(make())]
 """Estimators that compute operators exactly (they must agree with nested autodiff)."""
 
-RANDOM_ESTIMATORS = [name for name, make in ESTIMATOR_FACTORIES.items() if make().is_random]
+RANDOM_ESTIMATORS = [name for name, make in ESTIMATOR_FACTORIES.items() if is_stochastic(make())]
 """Stochastic estimators (unbiased: their mean must match the exact value)."""
 
 WIDTH = 16

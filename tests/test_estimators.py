@@ -4,6 +4,9 @@ Estimators are taken from `pinnkit.ESTIMATORS`, so a newly registered one is tes
 without editing this file: exact ones to 1e-8 in float64, stochastic ones statistically.
 """
 
+import ast
+from pathlib import Path
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -14,6 +17,7 @@ from helpers import (
     NETWORK_FACTORIES,
     RANDOM_ESTIMATORS,
     assert_close,
+    is_stochastic,
     random_point,
     random_points,
     rejected,
@@ -54,6 +58,11 @@ def able(operator: pk.AbstractOperator) -> list[str]:
 
 def listed_names(message: str) -> list[str]:
     return message.split("estimators that can: ")[1].split(", ")
+
+
+def listed_registered(message: str) -> list[str]:
+    """The registered names in a refusal (estimator classes that tests define may follow)."""
+    return [name for name in listed_names(message) if name in pk.ESTIMATORS]
 
 
 @pytest.mark.parametrize("network_case", NETWORK_CASES, ids=lambda c: f"{c[0]}-d{c[1]}")
@@ -168,7 +177,7 @@ def test_unsupported_operator_names_the_estimators_that_can(name, atom_name, get
     for op in (atom, pk.Laplacian() + 2.0 * atom):
         with pytest.raises(ValueError, match=f"cannot evaluate {type(atom).__name__}") as info:
             estimator(network, x, (op,), getkey())
-        assert listed_names(str(info.value)) == able(atom)
+        assert listed_registered(str(info.value)) == able(atom)
         assert name not in listed_names(str(info.value))
 
 
@@ -179,6 +188,74 @@ def test_forward_laplacian_refuses_partial(getkey):
         pk.ForwardLaplacian()(network, x, (pk.Partial((0, 1)),), getkey())
     names = listed_names(str(info.value))
     assert "exact" in names and "jet" in names and "forward-laplacian" not in names
+
+
+class _Plate(pk.AbstractEstimator):
+    """A user's own estimator for the biharmonic (by nested autodiff), unregistered."""
+
+    def supports(self, operator):
+        return isinstance(operator, pk.Value | pk.Biharmonic)
+
+    def evaluate_atoms(self, fn, x, atoms, key):
+        return fn(x), tuple(atom.exact(fn, x) for atom in atoms)
+
+
+class _NeedsArgument(pk.AbstractEstimator):
+    """Supports everything, but cannot be built without an argument: never named."""
+
+    step: float
+
+    def supports(self, operator):
+        return True
+
+    def evaluate_atoms(self, fn, x, atoms, key):
+        raise NotImplementedError
+
+
+class _AbstractUsers(pk.AbstractEstimator):
+    """An abstract intermediate class of a user's: never named."""
+
+
+def test_refusal_names_a_users_own_estimator(getkey):
+    """The refusal names every concrete estimator that can, registered ones by their CLI
+    names first, then a user's own by class name; those that cannot are left out."""
+    network = NETWORK_FACTORIES["mlp"](3, getkey())
+    x = random_point(getkey(), 3)
+    with pytest.raises(ValueError, match="STDE cannot evaluate Biharmonic") as info:
+        pk.STDE()(network, x, (pk.Biharmonic(),), getkey())
+    names = listed_names(str(info.value))
+    assert names[:2] == ["exact", "stde-dense"]
+    assert "_Plate" in names and names.index("_Plate") > 1
+    assert not {"stde", "jet", "hte", "_NeedsArgument", "_AbstractUsers"} & set(names)
+    # The user's estimator is refused in turn, naming the built-in ones that can.
+    with pytest.raises(ValueError, match="_Plate cannot evaluate Laplacian") as info:
+        _Plate()(network, x, (pk.Laplacian(),), getkey())
+    assert listed_registered(str(info.value)) == able(pk.Laplacian())
+    assert "_Plate" not in listed_names(str(info.value))
+
+
+def test_base_does_not_import_the_registry():
+    source = Path(pk._estimator.base.__file__).read_text()
+    imported = [
+        node.module
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.ImportFrom) and node.module
+    ]
+    assert imported and not any("registry" in module for module in imported), imported
+
+
+def test_stochastic_estimators_share_a_type():
+    """`AbstractStochasticEstimator` marks the random ones; `is_random` only reads it."""
+    for name, make in pk.ESTIMATORS.items():
+        estimator = make()
+        random = isinstance(estimator, pk.AbstractStochasticEstimator)
+        assert random == (name in {"sdgd", "hte", "stde", "stde-dense"}), name
+        assert estimator.is_random is random
+    assert issubclass(pk.AbstractStochasticEstimator, pk.AbstractEstimator)
+    with pytest.raises(TypeError, match="subclasses pinnkit.AbstractStochasticEstimator"):
+
+        class _Flagged(pk.AbstractEstimator):
+            is_random = True
 
 
 def test_exact_supports_everything():
@@ -206,7 +283,7 @@ def test_batch_by_vmap_and_jit(name, getkey):
         assert_close(u[i], u_i, rtol=1e-10)
         assert_close(lap[i], lap_i, rtol=1e-8, atol=1e-10)
         assert_close(grad[i], grad_i, rtol=1e-8, atol=1e-10)
-    if not estimator.is_random:
+    if not is_stochastic(estimator):
         assert_close(lap, jax.vmap(lambda x: pk.Laplacian().exact(network, x))(xs), rtol=1e-8)
 
 

@@ -1,11 +1,11 @@
-"""gPINN: jets for mixed third-order partials, the gradient of the residual (exact and
-amortized) against nested autodiff, and the loss."""
+"""gPINN: jets for mixed third-order partials, the gradient of the residual (full and
+amortized, through every estimator) against nested autodiff, and the loss."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import assert_close
+from helpers import ESTIMATOR_FACTORIES, EXACT_ESTIMATORS, assert_close
 
 import pinnkit as pk
 
@@ -112,15 +112,16 @@ def setup(pde, getkey, dim=DIM, **kwargs):
 @pytest.mark.parametrize("name", ["poisson", "mixed"])
 def test_residual_gradient_matches_nested_autodiff(name, getkey, x64):
     pde = Poisson() if name == "poisson" else mixed()
-    loss, u, batch = setup(pde, getkey, num_coordinates=DIM, num_samples=None)
+    loss, u, batch = setup(pde, getkey, num_coordinates=DIM, estimator=pk.ExactJet())
+    full = pk.GradientEnhanced(loss.residual)  # the default: reverse mode through Exact
     assert batch.source_gradient.shape == (4, DIM)
     np.testing.assert_allclose(batch.source_gradient[0], jax.grad(pde.source)(batch.points[0]))
 
     @jax.jit
     def compare(x, f, g, key):
         expected = jax.jacfwd(lambda y: residual_by_hand(pde, u, y))(x)
-        by_ad = loss.residual_gradient(u, x, f, g)
-        # The jets, over every coordinate and every inner coordinate, are exact too.
+        by_ad = full.residual_gradient(u, x, f, g, key)
+        # Forward mode through the jets, over every coordinate, is exact too.
         by_jets = loss.residual_partials(u, x, f, g, jnp.arange(DIM), key)
         # For Poisson, d_i R = sum_j d_i d_j^2 u - d_i f, from jacfwd(hessian).
         by_tensor = jnp.einsum("jji->i", third(u, x)) - g
@@ -158,18 +159,20 @@ def test_amortized_estimates_are_unbiased(getkey, x64):
     and of the penalty (|I| = 2 of 5 coordinates) is within 5 standard errors of the exact
     values."""
     dim, keys = 5, 1000
-    sampled, u, batch = setup(mixed2(), getkey, dim=dim, num_coordinates=2, num_samples=2)
+    stde = pk.STDE(num_samples=2)
+    sampled, u, batch = setup(mixed2(), getkey, dim=dim, num_coordinates=2, estimator=stde)
     x, f, g = batch.points[0], batch.source[0], batch.source_gradient[0]
     poisson, _, poisson_batch = setup(
-        Poisson(), getkey, dim=dim, num_coordinates=2, num_samples=None
+        Poisson(), getkey, dim=dim, num_coordinates=2, estimator=pk.ExactJet()
     )
     two = jax.tree_util.tree_map(lambda a: a[:2], poisson_batch)
+    exact, poisson_exact = (pk.GradientEnhanced(loss.residual) for loss in (sampled, poisson))
 
     @jax.jit
     def run(key):
-        exact_gradient = sampled.residual_gradient(u, x, f, g)
+        exact_gradient = exact.residual_gradient(u, x, f, g, key)
         exact_penalty = jax.vmap(
-            lambda x, f, g: jnp.sum(poisson.residual_gradient(u, x, f, g) ** 2)
+            lambda x, f, g: jnp.sum(poisson_exact.residual_gradient(u, x, f, g, key) ** 2)
         )(two.points, two.source, two.source_gradient)
         partials = jax.vmap(lambda k: sampled.residual_partials(u, x, f, g, jnp.arange(dim), k))(
             jax.random.split(key, keys)
@@ -184,6 +187,35 @@ def test_amortized_estimates_are_unbiased(getkey, x64):
         mean, error = jnp.mean(estimates, 0), jnp.std(estimates, 0) / jnp.sqrt(keys)
         assert float(jnp.min(error)) > 0  # really random
         assert bool(jnp.all(jnp.abs(mean - exact) < 5 * error)), (mean, exact, error)
+
+
+@pytest.mark.parametrize("name", list(ESTIMATOR_FACTORIES))
+def test_gradient_through_every_estimator(name, getkey, x64):
+    """Each registered estimator can be differentiated, in both modes: exact ones give the
+    exact gradient of the residual, stochastic ones an unbiased estimate of each partial
+    (the mean of 300 keys within 5 standard errors)."""
+    estimator = ESTIMATOR_FACTORIES[name]()
+    loss, u, batch = setup(Poisson(), getkey, num_coordinates=DIM, estimator=estimator)
+    x, f, g = batch.points[0], batch.source[0], batch.source_gradient[0]
+    expected = jax.jacfwd(lambda y: residual_by_hand(Poisson(), u, y))(x)
+    coordinates = jnp.arange(DIM)
+
+    @jax.jit
+    def run(keys):
+        forward = jax.vmap(lambda k: loss.residual_partials(u, x, f, g, coordinates, k))(keys)
+        reverse = jax.vmap(lambda k: loss.residual_gradient(u, x, f, g, k))(keys)
+        return forward, reverse
+
+    if name in EXACT_ESTIMATORS:
+        forward, reverse = run(jax.random.split(getkey(), 1))
+        assert_close(forward[0], expected, rtol=1e-9, atol=1e-10)
+        assert_close(reverse[0], expected, rtol=1e-9, atol=1e-10)
+        return
+    keys = 300
+    for estimates in run(jax.random.split(getkey(), keys)):
+        mean, error = jnp.mean(estimates, 0), jnp.std(estimates, 0) / jnp.sqrt(keys)
+        assert float(jnp.min(error)) > 0  # really random
+        assert bool(jnp.all(jnp.abs(mean - expected) < 5 * error)), (mean, expected, error)
 
 
 def test_loss_is_residual_plus_weighted_penalty(getkey, x64):
@@ -217,12 +249,18 @@ def test_validation():
             return derivatives[0]
 
     residual = pk.ResidualLoss(Plate(), sampler)
-    pk.GradientEnhanced(residual)  # the exact gradient takes any operator
-    with pytest.raises(ValueError, match="cannot differentiate Biharmonic"):
-        pk.GradientEnhanced(residual, num_coordinates=2)
+    # Through the default estimator, Exact, both versions take any operator.
+    pk.GradientEnhanced(residual)
+    pk.GradientEnhanced(residual, num_coordinates=2)
+    # Another estimator must support the PDE's operators; the error names those that do.
+    message = "through its estimator: HTE cannot evaluate Biharmonic; estimators that can: exact"
+    with pytest.raises(ValueError, match=message):
+        pk.GradientEnhanced(residual, num_coordinates=2, estimator=pk.HTE())
+    with pytest.raises(TypeError, match="AbstractEstimator"):
+        pk.GradientEnhanced(residual, estimator="stde")  # pyright: ignore[reportArgumentType]
     with pytest.raises(ValueError, match="weight"):
         pk.GradientEnhanced(residual, weight=-1.0)
-    with pytest.raises(ValueError, match="num_samples"):
-        pk.GradientEnhanced(residual, num_samples=0)
+    with pytest.raises(ValueError, match="num_coordinates"):
+        pk.GradientEnhanced(residual, num_coordinates=0)
     with pytest.raises(ValueError, match="one multiplicity per vector"):
         pk.multilinear_derivative(jnp.sum, jnp.ones(3), (jnp.ones(3),), (1, 1))

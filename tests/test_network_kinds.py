@@ -2,15 +2,25 @@
 HardInitial. Every estimator through each of them against nested autodiff, the Taylor-mode
 fast paths against generic jets, and what each architecture promises."""
 
+import ast
+from pathlib import Path
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import ESTIMATOR_FACTORIES, NETWORK_FACTORIES, assert_close, random_point, rejects
+from helpers import (
+    ESTIMATOR_FACTORIES,
+    NETWORK_FACTORIES,
+    assert_close,
+    is_stochastic,
+    random_point,
+    rejects,
+)
 
 import pinnkit as pk
-from pinnkit._network import taylor
+from pinnkit._taylor import base as taylor
 
 
 pytestmark = pytest.mark.usefixtures("x64")
@@ -39,7 +49,7 @@ def test_every_estimator_matches_nested_autodiff(kind, getkey):
                 network, x
             )
         )
-        if not estimator.is_random:
+        if not is_stochastic(estimator):
             u, values = eqx.filter_jit(estimator)(network, x, ops, getkey())
             assert_close(u, network(x), rtol=1e-12)
             assert_close(jnp.stack(values), exact, rtol=1e-8, atol=1e-10)
@@ -57,6 +67,22 @@ def test_every_estimator_matches_nested_autodiff(kind, getkey):
 def _generic(network):
     """The same function without the fast path: generic `jet` fallbacks."""
     return lambda x: network(x)
+
+
+def test_taylor_imports_no_higher_layer():
+    """`pinnkit._taylor` is the bottom layer of Taylor mode: the networks, estimators and
+    losses import it, and it imports only itself and `pinnkit._types`."""
+    package = Path(taylor.__file__).parent
+    imported = set()
+    for path in package.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level > 0:
+                imported.add(("." * node.level) + (node.module or ""))
+            elif isinstance(node, ast.Import | ast.ImportFrom):
+                module = node.module if isinstance(node, ast.ImportFrom) else node.names[0].name
+                assert not (module or "").startswith("pinnkit"), (path.name, module)
+    assert {".base", ".partitions", ".._types"} <= imported
+    assert imported <= {".base", ".partitions", ".._types"}, imported
 
 
 @pytest.mark.parametrize("kind", ["fourier-feature-mlp", "hard-initial-mlp"])

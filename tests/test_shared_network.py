@@ -16,9 +16,9 @@ from helpers import (
 )
 
 import pinnkit as pk
-from pinnkit._network import taylor
 from pinnkit._network.shared import SharedFirstLayerMLP
 from pinnkit._operator.base import linear_terms
+from pinnkit._taylor import base as taylor
 from pinnkit.problems import get_problem
 
 

@@ -1,7 +1,8 @@
 """The estimator interface: how linear operators are evaluated on a network."""
 
 import abc
-from typing import ClassVar
+import inspect
+from collections.abc import Callable, Iterator
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -22,10 +23,30 @@ class AbstractEstimator(eqx.Module):
     split keys draws per point.
 
     Subclasses implement [`supports`][] and [`evaluate_atoms`][]; sums and scalings of
-    operators are expanded here, once.
+    operators are expanded here, once. An estimator that draws from its key subclasses
+    [`pinnkit.AbstractStochasticEstimator`][] instead.
+
+    An operator that [`supports`][] refuses raises a `ValueError` naming every estimator
+    that can evaluate it: the registered ones (`pinnkit.ESTIMATORS`) by their command-line
+    names, and any other concrete subclass that can be built with no arguments (your own,
+    say) by its class name.
     """
 
-    is_random: ClassVar[bool] = False
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "is_random" in vars(cls):
+            raise TypeError(
+                f"{cls.__name__} sets is_random; an estimator that draws from its key "
+                "subclasses pinnkit.AbstractStochasticEstimator instead"
+            )
+
+    @property
+    def is_random(self) -> bool:
+        """Whether this estimator draws from its key: `isinstance(self,
+        AbstractStochasticEstimator)`, read-only. Kept for the callers that have not moved to
+        the `isinstance` check yet (the benchmark runners and `NeuralGalerkin`); new code
+        should use the check, and subclasses cannot set it."""
+        return isinstance(self, AbstractStochasticEstimator)
 
     @abc.abstractmethod
     def supports(self, operator: AbstractOperator) -> bool:
@@ -96,12 +117,51 @@ def _index(atoms: list[AbstractOperator], atom: AbstractOperator) -> int | None:
     return None
 
 
-def refusal_message(estimator: AbstractEstimator, operator: AbstractOperator) -> str:
-    """A message naming the registered estimators that can evaluate `operator`."""
-    from .registry import ESTIMATORS
+class AbstractStochasticEstimator(AbstractEstimator):
+    r"""An estimator that draws random coordinates or directions from its key.
 
-    able = [name for name, make in ESTIMATORS.items() if make().supports(operator)]
+    Its values are random, and unbiased for the exact ones: $E_{\text{key}}[\widehat{L u}(x)]
+    = L u(x)$. Losses check for this type to split keys per point (`sharing="point"`) or to
+    draw twice (`unbiased=True`), and the command line to accept a number of samples. It adds
+    no methods: subclass it instead of [`pinnkit.AbstractEstimator`][] when
+    [`evaluate_atoms`][pinnkit.AbstractEstimator.evaluate_atoms] uses its key.
+    [`pinnkit.SDGD`][], [`pinnkit.HTE`][] and [`pinnkit.STDE`][] are the built-in ones.
+    """
+
+
+CLI_NAMES: dict[str, Callable[..., AbstractEstimator]] = {}
+"""The estimators the command line knows, by name. `registry.py` fills this dictionary and
+exports it as `pinnkit.ESTIMATORS`; refusals read it here, so that this module, which every
+estimator imports, does not import the registry."""
+
+
+def _concrete_subclasses(cls: type) -> Iterator[type]:
+    """The concrete subclasses of `cls` defined so far, built-in or not, depth first."""
+    for sub in cls.__subclasses__():
+        if not inspect.isabstract(sub):
+            yield sub
+        yield from _concrete_subclasses(sub)
+
+
+def _supports(make: Callable[[], AbstractEstimator], operator: AbstractOperator) -> bool:
+    """Whether the estimator `make()` supports `operator`; `False` when it cannot be built
+    with no arguments, or its code fails (only the wording of an error depends on this)."""
+    try:
+        return bool(make().supports(operator))
+    except Exception:
+        return False
+
+
+def refusal_message(estimator: AbstractEstimator, operator: AbstractOperator) -> str:
+    """A message naming every estimator that can evaluate `operator`: the registered ones
+    by their command-line names, then by class name the other concrete estimators (a
+    user's own) that can be built with no arguments."""
+    able = [name for name, make in CLI_NAMES.items() if _supports(make, operator)]
+    registered = {type(make()) for make in CLI_NAMES.values()}
+    for cls in dict.fromkeys(_concrete_subclasses(AbstractEstimator)):
+        if cls not in registered and _supports(cls, operator):
+            able.append(cls.__name__)
     return (
         f"{type(estimator).__name__} cannot evaluate {type(operator).__name__}; "
-        f"estimators that can: {', '.join(able) if able else 'none registered'}"
+        f"estimators that can: {', '.join(able) if able else 'none'}"
     )

@@ -6,7 +6,6 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from .._network.taylor import coordinate_jets, directional_jets
 from .._operator.base import (
     AbstractOperator,
     Diagonal,
@@ -18,7 +17,8 @@ from .._operator.base import (
     TimeDerivative,
     Value,
 )
-from .._taylor.jets import mixed_partial
+from .._taylor.base import coordinate_jets, directional_jets
+from .._taylor.multilinear import mixed_partial
 from .._types import Key, Point, ScalarField
 from .base import AbstractEstimator
 from .sampling import signed_factors

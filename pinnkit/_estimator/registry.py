@@ -3,21 +3,25 @@
 import functools
 from collections.abc import Callable
 
-from .base import AbstractEstimator
+from .base import CLI_NAMES, AbstractEstimator, AbstractStochasticEstimator
 from .exact import Exact, ExactJet, ForwardLaplacian
 from .stochastic import HTE, SDGD, STDE
 
 
-ESTIMATORS: dict[str, Callable[..., AbstractEstimator]] = {
-    "exact": Exact,
-    "jet": ExactJet,
-    "forward-laplacian": ForwardLaplacian,
-    "sdgd": SDGD,
-    "hte": HTE,
-    "stde": STDE,
-    "stde-dense": functools.partial(STDE, sparse=False),
-}
-"""Estimator names (as the CLI spells them) and their constructors."""
+CLI_NAMES.update(
+    {
+        "exact": Exact,
+        "jet": ExactJet,
+        "forward-laplacian": ForwardLaplacian,
+        "sdgd": SDGD,
+        "hte": HTE,
+        "stde": STDE,
+        "stde-dense": functools.partial(STDE, sparse=False),
+    }
+)
+ESTIMATORS: dict[str, Callable[..., AbstractEstimator]] = CLI_NAMES
+"""Estimator names (as the CLI spells them) and their constructors. Refusals of an
+unsupported operator name the estimators that can by these names."""
 
 
 def make_estimator(name: str, num_samples: int | None = None) -> AbstractEstimator:
@@ -41,6 +45,6 @@ def make_estimator(name: str, num_samples: int | None = None) -> AbstractEstimat
     estimator = make()
     if num_samples is None:
         return estimator
-    if not estimator.is_random:
+    if not isinstance(estimator, AbstractStochasticEstimator):
         raise ValueError(f"estimator {name!r} is exact and takes no number of samples")
     return make(num_samples=num_samples)

@@ -5,14 +5,13 @@ $d^2$. See docs/math.md, "Estimators" for the formulas; every one is tested agai
 autodiff.
 """
 
-from typing import ClassVar, Literal
+from typing import Literal
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from .._network.taylor import coordinate_jets, coordinate_line, directional_jets
 from .._operator.base import (
     AbstractOperator,
     Biharmonic,
@@ -25,9 +24,10 @@ from .._operator.base import (
     TimeDerivative,
     Value,
 )
-from .._taylor.jets import mixed_partial
+from .._taylor.base import coordinate_jets, coordinate_line, directional_jets
+from .._taylor.multilinear import mixed_partial
 from .._types import Key, Point, ScalarField
-from .base import AbstractEstimator
+from .base import AbstractStochasticEstimator
 from .sampling import (
     Distribution,
     padded_directions,
@@ -47,7 +47,7 @@ def _hvp_quadratic(fn: ScalarField, x: Point, v: Array) -> Array:
     return jnp.dot(v, jax.jvp(jax.grad(fn), (x,), (v,))[1])
 
 
-class SDGD(AbstractEstimator):
+class SDGD(AbstractStochasticEstimator):
     r"""Stochastic dimension gradient descent: sampled coordinates, backward-mode derivatives.
 
     The Laplacian is estimated by $\frac{d}{|J|} \sum_{j \in J} \partial_j^2 u$ over $|J|$
@@ -65,7 +65,6 @@ class SDGD(AbstractEstimator):
     """
 
     num_samples: int = eqx.field(default=16, static=True)
-    is_random: ClassVar[bool] = True
 
     def __check_init__(self):
         _check_samples(self.num_samples)
@@ -115,7 +114,7 @@ class SDGD(AbstractEstimator):
         return fn(x), tuple(values)
 
 
-class HTE(AbstractEstimator):
+class HTE(AbstractStochasticEstimator):
     r"""Hutchinson's trace estimator: $\operatorname{tr}(C D^2 u) \approx \frac1V \sum_v
     v^\top A^\top D^2 u\, A v$ with $E[v v^\top] = I$ and $A A^\top = C$.
 
@@ -136,7 +135,6 @@ class HTE(AbstractEstimator):
     num_samples: int = eqx.field(default=16, static=True)
     distribution: Distribution = eqx.field(default="rademacher", static=True)
     method: Literal["jet", "hvp"] = eqx.field(default="jet", static=True)
-    is_random: ClassVar[bool] = True
 
     def __check_init__(self):
         _check_samples(self.num_samples)
@@ -188,7 +186,7 @@ class HTE(AbstractEstimator):
         return (fn(x) if primal is None else primal), tuple(values)
 
 
-class STDE(AbstractEstimator):
+class STDE(AbstractStochasticEstimator):
     r"""Stochastic Taylor derivative estimator: random tangents pushed through Taylor-mode AD.
 
     **Sparse** (`sparse=True`, default): draw $|J|$ coordinates without replacement and push
@@ -222,7 +220,6 @@ class STDE(AbstractEstimator):
     num_samples: int = eqx.field(default=16, static=True)
     sparse: bool = eqx.field(default=True, static=True)
     distribution: Distribution | None = eqx.field(default=None, static=True)
-    is_random: ClassVar[bool] = True
 
     def __check_init__(self):
         _check_samples(self.num_samples)

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, PyTree
 
-from .._estimator.base import AbstractEstimator
+from .._estimator.base import AbstractEstimator, AbstractStochasticEstimator
 from .._estimator.exact import Exact
 from .._operator.pde import AbstractPDE
 from .._sampler.adaptive import AbstractAdaptiveSampler
@@ -140,14 +140,14 @@ class ResidualLoss(AbstractLoss):
             return self.pde.residual(x, u, derivatives, source)
 
         n = batch.points.shape[0]
-        if self.sharing == "point" and self.estimator.is_random:
+        if self.sharing == "point" and isinstance(self.estimator, AbstractStochasticEstimator):
             return jax.vmap(one)(batch.points, batch.source, jax.random.split(key, n))
         return jax.vmap(one, in_axes=(0, 0, None))(batch.points, batch.source, key)
 
     def __call__(
         self, model: Callable[[Point], Scalar], batch: CollocationBatch, key: Key
     ) -> Scalar:
-        if self.unbiased and self.estimator.is_random:
+        if self.unbiased and isinstance(self.estimator, AbstractStochasticEstimator):
             k1, k2 = jax.random.split(key)
             return jnp.mean(self.residuals(model, batch, k1) * self.residuals(model, batch, k2))
         return jnp.mean(self.residuals(model, batch, key) ** 2)

@@ -8,11 +8,11 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
+from .._taylor.base import AbstractTaylorMode, Series
 from .._types import Point
 from .base import AbstractNetwork, check_input
 from .layers import check_sizes
 from .mlp import MLP, Initialization
-from .taylor import AbstractTaylorMode, Series
 
 
 class FourierFeatureMLP(AbstractNetwork, AbstractTaylorMode):

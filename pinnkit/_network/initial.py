@@ -6,16 +6,10 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
+from .._taylor.base import AbstractTaylorMode, Series, coordinate_jets, directional_jets
+from .._taylor.products import scaled_jets, scaled_line
 from .._types import Point
 from .base import AbstractNetwork, check_input
-from .taylor import (
-    AbstractTaylorMode,
-    Series,
-    coordinate_jets,
-    directional_jets,
-    scaled_jets,
-    scaled_line,
-)
 
 
 class _ElapsedTime(AbstractTaylorMode):

@@ -8,17 +8,11 @@ import jax.numpy as jnp
 from jax.experimental import jet
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
+from .._taylor.base import AbstractTaylorMode, Series, coordinate_jets, directional_jets
+from .._taylor.products import scaled_jets, scaled_line
 from .._types import Point
 from .base import AbstractNetwork, check_input
 from .layers import _ACTIVATIONS as _ACTIVATIONS, Initialization, linear_layers, resolve_activation
-from .taylor import (
-    AbstractTaylorMode,
-    Series,
-    coordinate_jets,
-    directional_jets,
-    scaled_jets,
-    scaled_line,
-)
 
 
 class MLP(AbstractNetwork, AbstractTaylorMode):

@@ -7,10 +7,10 @@ import equinox as eqx
 import jax
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
+from .._taylor.base import AbstractTaylorMode, Series
 from .._types import Point
 from .base import AbstractNetwork, check_input
 from .mlp import MLP, Initialization
-from .taylor import AbstractTaylorMode, Series
 
 
 class SharedFirstLayerMLP(AbstractNetwork, AbstractTaylorMode):

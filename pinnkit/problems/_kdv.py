@@ -9,9 +9,9 @@ $z = (x, t)$, time last; the derivatives are [`pinnkit.Partial`][] operators
 (`Partial((0, 0, 0))` is $u_{xxx}$).
 
 The gradient-enhanced variant (gPINN) adds $w_g \cdot \frac1N \sum_n (\partial_x R)^2 +
-(\partial_t R)^2$ at the collocation points, with $R$ the residual. This module's gPINN term
-is local to KdV: it differentiates the residual by nested forward-mode autodiff, which is the
-right tool in two variables.
+(\partial_t R)^2$ at the collocation points, with $R$ the residual: the penalty of
+[`pinnkit.GradientEnhanced`][] over both coordinates, by forward-mode differentiation through
+the residual's estimator (the right tool in two variables).
 """
 
 from collections.abc import Callable
@@ -25,10 +25,10 @@ from jaxtyping import Array, Float, PRNGKeyArray
 from .._domain.domains import Box
 from .._estimator.base import AbstractEstimator
 from .._estimator.exact import Exact
+from .._loss.gradient_enhanced import GradientBatch, GradientEnhanced
 from .._loss.losses import (
     AbstractLoss,
     BoundaryLoss,
-    CollocationBatch,
     ResidualLoss,
     WeightedSum,
 )
@@ -100,27 +100,17 @@ class _InitialAndEnds(AbstractSampler):
 
 
 class _ResidualGradientLoss(AbstractLoss):
-    r"""The gPINN term $\frac1N \sum_n |\nabla_z R(z_n)|^2$ for an exactly evaluated residual."""
+    r"""The gPINN term $\frac1N \sum_n |\nabla_z R(z_n)|^2$ alone: the penalty of a
+    [`pinnkit.GradientEnhanced`][] over both coordinates $z = (x, t)$, through the residual
+    loss's estimator."""
 
-    residual: ResidualLoss
+    gradient: GradientEnhanced
 
-    def sample(self, key: Key) -> CollocationBatch:
-        return self.residual.sample(key)
+    def sample(self, key: Key) -> GradientBatch:
+        return self.gradient.sample(key)
 
-    def __call__(
-        self, model: Callable[[Point], Scalar], batch: CollocationBatch, key: Key
-    ) -> Scalar:
-        pde, estimator = self.residual.pde, self.residual.estimator
-
-        def residual_at(z: Point, source: Scalar) -> Scalar:
-            u, derivatives = estimator(model, z, pde.operators, key)
-            return pde.residual(z, u, derivatives, source)
-
-        def squared_gradient(z: Point, source: Scalar) -> Scalar:
-            gradient = jax.jacfwd(residual_at)(z, source)
-            return jnp.sum(gradient**2)
-
-        return jnp.mean(jax.vmap(squared_gradient)(batch.points, batch.source))
+    def __call__(self, model: Callable[[Point], Scalar], batch: GradientBatch, key: Key) -> Scalar:
+        return jnp.mean(self.gradient.penalties(model, batch, key))
 
 
 class KdVProblem(eqx.Module):
@@ -200,7 +190,8 @@ class KdVProblem(eqx.Module):
             edges = _InitialAndEnds(length=self.length, duration=self.duration, where=where)
             terms[where] = BoundaryLoss(edges, self.solution, batch_size=boundary_batch_size)
         if gradient_weight > 0:
-            terms["gradient"] = _ResidualGradientLoss(residual)
+            gradient = GradientEnhanced(residual, num_coordinates=2, estimator=residual.estimator)
+            terms["gradient"] = _ResidualGradientLoss(gradient)
             weights["gradient"] = gradient_weight
         return WeightedSum(terms, weights)
 
