@@ -10,7 +10,10 @@ from ._domain.domains import (
     Box as Box,
     Sphere as Sphere,
 )
-from ._estimator.base import AbstractEstimator as AbstractEstimator
+from ._estimator.base import (
+    AbstractEstimator as AbstractEstimator,
+    AbstractStochasticEstimator as AbstractStochasticEstimator,
+)
 from ._estimator.exact import (
     Exact as Exact,
     ExactJet as ExactJet,
@@ -21,7 +24,6 @@ from ._estimator.stochastic import HTE as HTE, SDGD as SDGD, STDE as STDE
 from ._loss.gradient_enhanced import (
     GradientBatch as GradientBatch,
     GradientEnhanced as GradientEnhanced,
-    multilinear_derivative as multilinear_derivative,
 )
 from ._loss.inverse import InverseLoss as InverseLoss, WithParameters as WithParameters
 from ._loss.losses import (
@@ -54,7 +56,6 @@ from ._network.mlp import (
 from ._network.modified import ModifiedMLP as ModifiedMLP
 from ._network.residual import ResidualMLP as ResidualMLP
 from ._network.shared import SharedFirstLayerMLP as SharedFirstLayerMLP
-from ._network.taylor import AbstractTaylorMode as AbstractTaylorMode
 from ._operator.base import (
     AbstractOperator as AbstractOperator,
     Biharmonic as Biharmonic,
@@ -71,6 +72,9 @@ from ._operator.base import (
 )
 from ._operator.pde import AbstractPDE as AbstractPDE
 from ._operator.spacetime import SpaceTimePDE as SpaceTimePDE
+from ._run.config import RunConfig as RunConfig
+from ._run.result import RunResult as RunResult
+from ._run.run import run as run
 from ._sampler.adaptive import (
     AbstractAdaptiveSampler as AbstractAdaptiveSampler,
     R3Sampler as R3Sampler,
@@ -108,7 +112,13 @@ from ._solver.pinn import (
     linear_decay_adam as linear_decay_adam,
 )
 from ._solver.reference import TestSet as TestSet
-from ._solver.solution import result_name as result_name
+from ._solver.solution import (
+    AbstractSolution as AbstractSolution,
+    SolveError as SolveError,
+    result_name as result_name,
+)
+from ._taylor.base import AbstractTaylorMode as AbstractTaylorMode
+from ._taylor.multilinear import multilinear_derivative as multilinear_derivative
 from ._timestepping.discretization import (
     AbstractDiscretization as AbstractDiscretization,
     FiniteDifference as FiniteDifference,

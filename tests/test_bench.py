@@ -5,7 +5,8 @@ import json
 import pytest
 
 from pinnkit import ESTIMATORS
-from pinnkit._bench import parse_dims, parse_estimators, precheck, run_isolated
+from pinnkit._bench.estimators import precheck, run_isolated
+from pinnkit._bench.reports import parse_dims, parse_estimators
 from pinnkit.cli import main
 
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from pinnkit._bench_accuracy import PAPER_STDE_REL_L2, finished, markdown_table
+from pinnkit._bench.accuracy import PAPER_STDE_REL_L2, finished, markdown_table
 from pinnkit.cli import main
 
 

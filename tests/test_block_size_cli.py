@@ -19,7 +19,7 @@ def _solve(tmp_path, *extra):
 def test_block_size_is_used_and_recorded(tmp_path):
     assert _solve(tmp_path / "shared", "--block-size", "3") == 0
     result = json.loads((tmp_path / "shared" / "result.json").read_text())
-    assert result["block_size"] == 3 and result["steps"] == 4
+    assert result["config"]["block_size"] == 3 and result["steps"] == 4
     # The checkpoint holds the shared map (3 weights + 1 bias) and an MLP on 2 features,
     # so it only loads into a HardDirichlet(SharedFirstLayerMLP(6, 3, 8, 1)).
     from pinnkit.problems import get_problem
@@ -31,10 +31,16 @@ def test_block_size_is_used_and_recorded(tmp_path):
     assert loaded.network.mlp.layers[0].weight.shape == (8, 2)
 
 
-@pytest.mark.parametrize("block", ["4", "0"])
-def test_block_size_must_divide_dim(block, tmp_path, capsys):
+@pytest.mark.parametrize(
+    "block, message",
+    [
+        ("4", "--block-size must divide the dimension 6, got 4"),
+        ("0", "--block-size must be an integer >= 1, got 0"),
+    ],
+)
+def test_block_size_must_divide_dim(block, message, tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
         _solve(tmp_path, "--block-size", block)
     assert info.value.code == 2
-    assert "--block-size must be a positive divisor of the dimension 6" in capsys.readouterr().err
+    assert message in capsys.readouterr().err
     assert not (tmp_path / "result.json").exists()

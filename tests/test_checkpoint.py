@@ -69,6 +69,8 @@ def _step(out):
 
 def _result(out):
     result = json.loads((out / "result.json").read_text())
+    # Where it ran and whether it resumed are not results.
+    result["config"] = {k: v for k, v in result["config"].items() if k not in ("out", "resume")}
     return {k: v for k, v in result.items() if k not in ("wall_s", "steps_per_s", "peak_rss_mb")}
 
 

@@ -64,11 +64,13 @@ def test_tiny_solve(tmp_path, capsys):
     "argv, message, names",
     [
         (["solve", "heat-equation", "--dim", "3"], "unknown problem 'heat-equation'", PROBLEMS),
-        (["solve", "poisson-two-body", "--estimator", "magic"], "unknown estimator", ESTIMATORS),
-        (["solve", "poisson-three-body", "--dim", "2"], "needs dim >= 3", []),
-        (["solve", "poisson-two-body", "--steps", "0"], "--steps must be >= 1", []),
-        (["solve", "poisson-two-body", "--terminal", "hard"], "--terminal applies to", []),
-        (["solve", "poisson-two-body", "--average", "0.5"], "--average applies to", []),
+        (["solve", "poisson-two-body", "--estimator", "magic"], "invalid choice", ESTIMATORS),
+        (["solve", "poisson-three-body", "--dim", "2"], "--dim must be >= 3", []),
+        (["solve", "poisson-two-body", "--steps", "0"], "--steps must be an integer >= 1", []),
+        (["solve", "poisson-two-body", "--terminal", "hard"], "--terminal = 'hard' does not", []),
+        (["solve", "poisson-two-body", "--average", "0.5"], "--average = 0.5 does not apply", []),
+        (["solve", "poisson-two-body", "--lr", "inf"], "--lr must be a positive finite", []),
+        (["solve", "poisson-two-body", "--lbfgs-batch", "0"], "--lbfgs-batch must be", []),
     ],
 )
 def test_errors_exit_2(argv, message, names, capsys, tmp_path):

@@ -71,7 +71,7 @@ _NOT_A_KIND = {
     "PINNSolver", "Solution", "RESULTS", "TestSet", "CheckpointError", "MethodOfLines",
     "MOLSolution", "NeuralGalerkin", "GalerkinSolution", "FeynmanKacValue", "CollocationBatch",
     "TargetBatch", "WeightedBatch", "GradientBatch", "SliceBatch", "UnitBallDistance",
-    "AbstractTaylorMode",
+    "AbstractTaylorMode", "AbstractSolution", "SolveError", "RunConfig", "RunResult",
 }  # fmt: skip
 
 

@@ -103,6 +103,7 @@ def test_heat_gaussian(x64, getkey, d):
         _Heat(), _ball(d), num_points=100, dt=0.02, solver=diffrax.Tsit5(), regularization=0.0
     )
     solution = galerkin.solve(network, 0.2, getkey(), saveat=[0.0, 0.1, 0.2])
+    assert solution.result == pk.RESULTS.successful and solution.message == ""
     np.testing.assert_allclose(solution.ts, [0.0, 0.1, 0.2])
     assert solution.num_steps == 10
     points = jnp.concatenate([jnp.zeros((1, d)), 0.5 * jax.random.normal(getkey(), (4, d))])
@@ -242,6 +243,47 @@ def test_reproducible_from_the_key(x64, getkey):
     assert not np.array_equal(_flat(first.networks), _flat(other.networks))
 
 
+class _Blowup(pk.AbstractPDE):
+    """$u_t = 50 u + 0 \\cdot \\sqrt{4 - u^2}$: growth by 2.5 per Heun step of 0.02, and NaN
+    once $|u| > 2$ at a sample point."""
+
+    operators: tuple = (pk.Value(),)
+
+    def source(self, x):
+        return jnp.zeros((), x.dtype)
+
+    def residual(self, x, u, derivatives, source):
+        return 50.0 * u + 0.0 * jnp.sqrt(4.0 - u**2)
+
+
+def test_nonfinite_parameters_keep_the_last_finite_step():
+    """`throw=False` (the default): the step whose parameters become NaN is reported by
+    number and time, `num_steps` counts the steps before it, and every network saved from
+    then on is the last finite one, the network of a solve that stops before that step.
+    `throw=True` raises from inside the compiled loop."""
+    galerkin = pk.NeuralGalerkin(
+        _Blowup(), _ball(1, 1.0), num_points=16, dt=0.02, regularization=1e-6
+    )
+    network = pk.MLP(1, 4, 1, key=jax.random.key(0))
+    key = jax.random.key(1)
+    times = [0.02 * i for i in range(1, 11)]
+    with pytest.warns(RuntimeWarning, match="nonfinite_parameters: "):
+        solution = galerkin.solve(network, 0.2, key, saveat=times)
+    assert solution.result == pk.RESULTS.nonfinite_parameters
+    bad = solution.num_steps
+    assert 0 < bad < 10
+    assert f"stopped at step {bad} (t = {0.02 * bad:.6g} to" in solution.message
+    per_time = jax.vmap(lambda params: ravel_pytree(params)[0])
+    flat = np.asarray(per_time(eqx.filter(solution.networks, eqx.is_inexact_array)))
+    assert flat.shape[0] == 10 and np.all(np.isfinite(flat))
+    np.testing.assert_array_equal(flat[bad:], np.broadcast_to(flat[bad - 1], flat[bad:].shape))
+    before = galerkin.solve(network, 0.02 * bad, key)
+    assert before.result == pk.RESULTS.successful and before.message == ""
+    np.testing.assert_allclose(flat[bad - 1], _flat(before.networks), rtol=1e-6)
+    with pytest.raises(eqx.EquinoxRuntimeError, match="nonfinite_parameters: "):
+        galerkin.solve(network, 0.2, key, saveat=times, throw=True)
+
+
 def test_fit_initial(getkey):
     d = 2
     galerkin = pk.NeuralGalerkin(_Heat(), _ball(d, 2.0), num_points=50)
@@ -302,7 +344,8 @@ def test_cli_method_galerkin(tmp_path):
     args += " --width 8 --depth 1 --lr 1e-2 --no-progress"
     assert main(["solve", *args.split(), "--out", str(out)]) == 0
     result = json.loads((out / "result.json").read_text())
-    assert result["method"] == "galerkin" and result["time_steps"] == 30
+    assert result["method"] == "galerkin" and result["steps"] == 30
     assert abs(result["value"] - result["reference"]) < 0.05 * result["reference"]
-    assert result["curve"]["t"][0] == 0.0 and result["curve"]["u"][0] == result["value"]
+    curve = result["details"]["curve"]
+    assert curve["t"][0] == 0.0 and curve["u"][0] == result["value"]
     assert (out / "solution.png").exists() and (out / "network.eqx").exists()

@@ -11,7 +11,7 @@ import pytest
 from helpers import NETWORK_FACTORIES, random_points
 
 import pinnkit as pk
-from pinnkit._bench_accuracy import finished, run_name
+from pinnkit._bench.accuracy import finished, run_name
 from pinnkit.cli import main
 
 
@@ -139,9 +139,9 @@ def test_cli_fit_offset(tmp_path):
         extra = ["--fit-offset"] if fit else []
         assert main([*argv.split(), *extra, "--out", str(out)]) == 0
         results[fit] = json.loads((out / "result.json").read_text())
-        assert results[fit]["fit_offset"] is fit
-    assert results[False]["output_offset"] is None
-    assert np.isfinite(results[True]["output_offset"])
+        assert results[fit]["config"]["fit_offset"] is fit
+    assert results[False]["details"]["output_offset"] is None
+    assert np.isfinite(results[True]["details"]["output_offset"])
     assert results[True]["rel_l2"] < 0.5 * results[False]["rel_l2"]
 
 
@@ -167,6 +167,6 @@ def test_bench_accuracy_keeps_fitted_runs_apart(tmp_path):
     assert finished(path, {**record, "fit_offset": False}) is None
     # A result.json from before `fit_offset` existed stands for a run without the fit.
     old = json.loads(path.read_text())
-    del old["fit_offset"]
+    del old["config"]["fit_offset"]
     path.write_text(json.dumps(old))
     assert finished(path, {**record, "fit_offset": False}) is not None

@@ -1,6 +1,7 @@
 """Optimizers and schedules by name, and L-BFGS refinement on fixed points."""
 
 import json
+import warnings
 
 import equinox as eqx
 import jax
@@ -10,6 +11,7 @@ import optax
 import pytest
 
 import pinnkit as pk
+from pinnkit._solver.solution import SolveError
 from pinnkit.cli import main
 
 
@@ -120,13 +122,21 @@ class _FlatLoss(pk.AbstractLoss):
 
 
 def test_a_stall_is_reported():
+    """A stall is an expected end of L-BFGS: reported without a warning by default, raised
+    (`lbfgs_stalled` included) with `throw=True`."""
     network = pk.MLP(1, 4, 1, key=jax.random.key(0))
-    solution = pk.PINNSolver(_FlatLoss()).refine(
-        network, 50, jax.random.key(0), patience=3, progress=False
-    )
+    solver = pk.PINNSolver(_FlatLoss())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        solution = solver.refine(network, 50, jax.random.key(0), patience=3, progress=False)
     assert solution.result == pk.RESULTS.lbfgs_stalled
     assert solution.steps < 50
     assert "L-BFGS stalled at iteration" in solution.message
+    assert "lbfgs_stalled: " in solution.message
+    with pytest.raises(SolveError, match="L-BFGS stalled at iteration") as info:
+        solver.refine(network, 50, jax.random.key(0), patience=3, progress=False, throw=True)
+    assert info.value.result == pk.RESULTS.lbfgs_stalled
+    assert info.value.solution.steps == solution.steps
     # The same fit runs to the end when it keeps decreasing.
     loss, network = _fit()
     fine = pk.PINNSolver(loss).refine(network, 5, jax.random.key(0), progress=False)
@@ -142,8 +152,8 @@ def test_cli_optimizer_schedule_and_lbfgs(tmp_path, capsys):
     )
     assert code == 0
     result = json.loads((tmp_path / "result.json").read_text())
-    assert result["optimizer"] == "adamw" and result["schedule"] == "cosine"
-    lbfgs = result["lbfgs"]
+    assert result["config"]["optimizer"] == "adamw" and result["config"]["schedule"] == "cosine"
+    lbfgs = result["details"]["lbfgs"]
     assert lbfgs["batch"] == 16 and 1 <= lbfgs["steps"] <= 5
     assert lbfgs["result"] in ("successful", "lbfgs_stalled")
     assert lbfgs["final_loss"] < lbfgs["initial_loss"]
@@ -160,6 +170,7 @@ def test_cli_optimizer_schedule_and_lbfgs(tmp_path, capsys):
     for record in (result, resumed):
         for timing in ("wall_s", "steps_per_s", "peak_rss_mb"):
             record.pop(timing)
-        record["lbfgs"].pop("wall_s")
+        record["details"]["lbfgs"].pop("wall_s")
+    assert resumed.pop("config")["resume"] and not result.pop("config")["resume"]
     assert resumed == result
     capsys.readouterr()

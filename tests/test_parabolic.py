@@ -1,7 +1,6 @@
 """Parabolic problems (forward form v_tau = Δv + f(v)) and `pinnkit solve --method mol|pinn`."""
 
 import json
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -10,9 +9,9 @@ import pytest
 from helpers import assert_close, rejected
 
 import pinnkit as pk
-from pinnkit._parabolic_cli import run_parabolic
+from pinnkit._run.parabolic import pinn_loss
 from pinnkit._solver import optimizers
-from pinnkit.cli import _build_parser, main
+from pinnkit.cli import main
 from pinnkit.problems import (
     MONTE_CARLO_REFERENCES,
     PARABOLIC_PROBLEMS,
@@ -22,7 +21,7 @@ from pinnkit.problems import (
 
 
 CLOSED_FORM = ["heat-quadratic", "heat-exponential", "heat-gaussian"]
-PARABOLIC_KEYS = {"problem", "dim", "method", "seed", "value", "reference", "rel_error", "T"}
+PARABOLIC_KEYS = {"problem", "dim", "method", "seed", "value", "reference", "rel_error"}
 
 
 def test_registry_is_separate_and_complete():
@@ -126,10 +125,10 @@ def test_cli_mol_matches_closed_form(tmp_path, capsys):
     code, result, out = _solve(tmp_path, "heat-gaussian", "--dim", "3", "--method", "mol")
     assert code == 0
     assert PARABOLIC_KEYS <= set(result)
-    assert result["method"] == "mol" and result["reference_source"] == "closed form"
-    assert result["rel_error"] < 1e-7
+    assert result["method"] == "mol" and result["details"]["reference_source"] == "closed form"
+    assert result["details"]["T"] == 0.3 and result["rel_error"] < 1e-7
     assert abs(result["value"] - (1 / 1.2) ** 1.5) < 1e-7
-    curve = result["curve"]
+    curve = result["details"]["curve"]
     assert curve["t"][0] == 0.0 and abs(curve["t"][-1] - 0.3) < 1e-12
     assert abs(curve["u"][0] - result["value"]) < 1e-12
     assert abs(curve["u"][-1] - 1.0) < 1e-12  # the data g(0) at t = T
@@ -137,56 +136,69 @@ def test_cli_mol_matches_closed_form(tmp_path, capsys):
     assert "rel_error=" in capsys.readouterr().out
 
 
-def test_cli_pinn_writes_the_result(tmp_path):
-    # Through the command line's parser, with the hard terminal and parameter averaging.
-    argv = [
-        *"solve heat-quadratic --dim 2 --method pinn --estimator stde --samples 1".split(),
-        *"--steps 40 --batch 8 --width 8 --depth 1 --eval-every 20 --test-size 50".split(),
-        *["--lr", "1e-2", "--no-progress", "--out", str(tmp_path / "run")],
-    ]
-    args = _build_parser().parse_args(argv)
-    args.terminal, args.average, args.readout_samples = "hard", 0.5, 4096
-    result = run_parabolic(args)
-    out = Path(result["out"])
-    assert result["terminal"] == "hard" and result["averaged_steps"] == 20
-    assert result["unbiased"] is False and result["sharing"] == "batch"
-    assert result["curve"]["u"][-1] == pytest.approx(0.0, abs=1e-6)  # g(0) at t = T, exactly
+_PINN = dict(
+    problem="heat-quadratic",
+    dim=2,
+    method="pinn",
+    estimator="stde",
+    samples=1,
+    steps=40,
+    batch=8,
+    width=8,
+    depth=1,
+    eval_every=20,
+    test_size=50,
+    lr=1e-2,
+    progress=False,
+)
+
+
+def test_pinn_run_writes_the_result(tmp_path):
+    # With the hard terminal and parameter averaging.
+    config = pk.RunConfig(
+        **_PINN, terminal="hard", average=0.5, readout_samples=4096, out=tmp_path / "run"
+    )
+    run = pk.run(config)
+    result = json.loads((run.out / "result.json").read_text())
+    assert result == json.loads(json.dumps(run.to_dict()))  # what is saved is what is returned
+    details = result["details"]
+    assert details["terminal"] == "hard" and details["averaged_steps"] == 20
+    assert details["unbiased"] is False and details["sharing"] == "batch"
+    assert details["curve"]["u"][-1] == pytest.approx(0.0, abs=1e-6)  # g(0) at t = T, exactly
     # Heat (f = 0): the Feynman-Kac read-out is E g(X_T), 2dT = 1.2 whatever the network.
-    fk, stderr = result["feynman_kac_value"], result["feynman_kac_stderr"]
-    assert result["feynman_kac_samples"] == 4096 and abs(fk - 1.2) < 5 * stderr < 0.15
-    assert result["feynman_kac_rel_error"] == pytest.approx(abs(fk - 1.2) / 1.2)
-    for name, value, match in (
-        ("terminal", "exact", "--terminal"),
-        ("average", 1.5, "--average"),
-        ("readout_samples", -1, "--readout-samples"),
-    ):
-        bad = _build_parser().parse_args(argv)
-        setattr(bad, name, value)
-        rejected(lambda bad=bad: run_parabolic(bad), match)
+    fk = details["feynman_kac"]
+    assert fk["samples"] == 4096 and abs(fk["value"] - 1.2) < 5 * fk["stderr"] < 0.15
+    assert fk["rel_error"] == pytest.approx(abs(fk["value"] - 1.2) / 1.2)
+    for name, value in (("terminal", "exact"), ("average", 1.5), ("readout_samples", -1)):
+        rejected(
+            lambda name=name, value=value: config.replace(**{name: value}), f"RunConfig.{name}"
+        )
     assert PARABOLIC_KEYS <= set(result) and result["estimator"] == "stde"
     assert result["reference"] == pytest.approx(1.2)
     assert result["rel_error"] == pytest.approx(abs(result["value"] - 1.2) / 1.2)
     assert result["steps"] == 40 and result["result"] == "successful"
     assert result["rel_l2"] is not None and np.isfinite(result["rel_l2"])
-    assert result["rel_error_history"]["step"][-1] == 40  # evaluated at least at the end
-    tracked = result["rel_error_history"]["rel_error"][-1]
+    assert result["history"]["eval_step"][-1] == 40  # evaluated at least at the end
+    tracked = result["history"]["rel_error"][-1]
     assert tracked == pytest.approx(result["rel_error"], rel=1e-4)
-    assert (out / "solution.png").exists() and (out / "network.eqx").exists()
+    assert (run.out / "solution.png").exists() and (run.out / "network.eqx").exists()
 
 
-def test_cli_pinn_takes_the_optimizer_and_schedule(tmp_path, monkeypatch):
+def test_pinn_run_takes_the_optimizer_and_schedule(tmp_path, monkeypatch):
     calls = []
     real = optimizers.make_optimizer
     monkeypatch.setattr(optimizers, "make_optimizer", lambda *a: calls.append(a) or real(*a))
-    argv = [
-        *"solve heat-quadratic --dim 2 --method pinn --estimator stde --samples 1".split(),
-        *"--steps 4 --batch 8 --width 8 --depth 1 --eval-every 4 --test-size 10".split(),
-        *"--optimizer adamw --schedule cosine --lr 1e-2 --no-progress --out".split(),
-        str(tmp_path / "run"),
-    ]
-    result = run_parabolic(_build_parser().parse_args(argv))
+    monkeypatch.setattr("pinnkit._run.parabolic.make_optimizer", optimizers.make_optimizer)
+    config = pk.RunConfig(
+        **{**_PINN, "steps": 4, "eval_every": 4, "test_size": 10},
+        optimizer="adamw",
+        schedule="cosine",
+        readout_samples=0,
+        out=tmp_path / "run",
+    )
+    result = pk.run(config).to_dict()
     assert calls == [("adamw", 1e-2, 4, "cosine")]
-    assert result["optimizer"] == "adamw" and result["schedule"] == "cosine"
+    assert result["config"]["optimizer"] == "adamw" and result["config"]["schedule"] == "cosine"
     assert result["steps"] == 4 and result["result"] == "successful"
 
 
@@ -196,7 +208,7 @@ def test_cli_rejects_bad_methods(tmp_path, capsys):
     assert "radial" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["solve", "semilinear-heat", "--dim", "3", "--method", "fd"])
-    assert "mol, pinn, galerkin" in capsys.readouterr().err
+    assert "invalid choice: 'fd'" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["solve", "poisson-two-body", "--dim", "3", "--method", "mol"])
     assert "parabolic" in capsys.readouterr().err
@@ -242,42 +254,46 @@ def test_tail_average_lands_on_the_mean_of_the_last_iterates(x64):
     rejected(lambda: tail_average(optax.sgd(0.1), steps, steps + 1), "averaged steps")
 
 
-@pytest.mark.parametrize("unbiased, sharing", [(True, "point"), (None, None)])
-def test_cli_unbiased_and_sharing_reach_the_loss(unbiased, sharing):
-    # pinnkit solve --unbiased --sharing point builds a residual term with those settings;
+@pytest.mark.parametrize("unbiased, sharing", [(True, "point"), (False, None)])
+def test_unbiased_and_sharing_reach_the_loss(unbiased, sharing):
+    # RunConfig(unbiased=True, sharing="point") builds a residual term with those settings;
     # left out, the defaults (the square of one estimate, one draw per batch).
-    from pinnkit._parabolic_cli import pinn_loss
-
-    argv = "solve sine-gordon-parabolic --dim 4 --estimator stde --samples 2 --batch 8".split()
-    argv += ["--unbiased"] if unbiased else []
-    argv += ["--sharing", sharing] if sharing else []
-    args = _build_parser().parse_args(argv)
+    config = pk.RunConfig(
+        problem="sine-gordon-parabolic",
+        dim=4,
+        estimator="stde",
+        samples=2,
+        batch=8,
+        unbiased=unbiased,
+        sharing=sharing,
+    )
     problem = get_parabolic_problem("sine-gordon-parabolic", 4)
-    residual = pinn_loss(problem, args, pk.make_estimator("stde", 2)).terms["residual"]
+    residual = pinn_loss(problem, config, pk.make_estimator("stde", 2)).terms["residual"]
     assert isinstance(residual, pk.ResidualLoss)
-    assert residual.unbiased is bool(unbiased)
+    assert residual.unbiased is unbiased
     assert residual.sharing == (sharing or "batch")
     assert residual.batch_size == 8
-    args.sharing = "points"
-    rejected(lambda: pinn_loss(problem, args, pk.Exact()), "--sharing must be one of batch, point")
+    rejected(lambda: config.replace(sharing="points"), "RunConfig.sharing must be one of batch")
 
 
 def test_cli_refuses_unbiased_and_sharing_outside_the_pinn(capsys):
     # Not for another parabolic method, nor for an elliptic problem.
     for argv, option, match in (
-        ("sine-gordon-parabolic --method mol --unbiased", "--unbiased", "--method pinn only"),
-        ("semilinear-heat --method galerkin --sharing point", "--sharing", "--method pinn only"),
-        ("poisson-two-body --sharing batch", "--sharing", "parabolic problems"),
-        ("poisson-two-body --unbiased", "--unbiased", "parabolic problems"),
-        ("semilinear-heat --method mol --schedule cosine", "--schedule", "--method pinn only"),
-        ("semilinear-heat --method galerkin --optimizer sgd", "--optimizer", "--method pinn only"),
-        ("semilinear-heat --method mol --readout-samples 9", "--readout-samples", "pinn only"),
-        ("poisson-two-body --readout-samples 9", "--readout-samples", "parabolic problems"),
-        ("semilinear-heat --lbfgs-steps 5", "--lbfgs-steps", "elliptic problems only"),
-        ("sine-gordon-parabolic --method mol --resume", "--resume", "elliptic problems only"),
-        ("semilinear-heat --devices 2", "--devices", "elliptic problems only"),
+        ("sine-gordon-parabolic --method mol --unbiased", "--unbiased", "method='mol'"),
+        ("semilinear-heat --method galerkin --sharing point", "--sharing", "method='galerkin'"),
+        ("poisson-two-body --sharing batch", "--sharing", "the elliptic problem"),
+        ("poisson-two-body --unbiased", "--unbiased", "the elliptic problem"),
+        ("semilinear-heat --method mol --schedule cosine", "--schedule", "method='mol'"),
+        ("semilinear-heat --method galerkin --optimizer sgd", "--optimizer", "method='galerkin'"),
+        ("semilinear-heat --method mol --readout-samples 9", "--readout-samples", "method='mol'"),
+        ("poisson-two-body --readout-samples 9", "--readout-samples", "the elliptic problem"),
+        ("semilinear-heat --lbfgs-steps 5", "--lbfgs-steps", "the parabolic problem"),
+        ("sine-gordon-parabolic --method mol --resume", "--resume", "the parabolic problem"),
+        ("semilinear-heat --devices 2", "--devices", "the parabolic problem"),
+        ("semilinear-heat --block-size 1", "--block-size", "the parabolic problem"),
+        ("semilinear-heat --fit-offset", "--fit-offset", "the parabolic problem"),
     ):
         with pytest.raises(SystemExit):
             main(["solve", *argv.split(), "--dim", "3"])
         err = capsys.readouterr().err
-        assert f"{option} applies to" in err and match in err
+        assert f"{option} = " in err and "does not apply to" in err and match in err, err

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 import pinnkit as pk
-from pinnkit._bench_accuracy import finished, run_name
+from pinnkit._bench.accuracy import finished, run_name
 from pinnkit._sampler.prng import with_prng
-from pinnkit.cli import _build_parser, main
+from pinnkit.cli import main
 
 
 def _impl(key):
@@ -144,11 +144,11 @@ def test_cli_prng_changes_the_draws_not_the_problem(tmp_path):
         code = main([*argv.split(), "--prng", prng, "--no-progress", "--out", str(out)])
         assert code == 0
         results[prng] = json.loads((out / "result.json").read_text())
-        assert results[prng]["prng"] == prng
+        assert results[prng]["details"]["prng"] == prng
     assert results["threefry"]["rel_l2"] != results["xla-threefry"]["rel_l2"]
     # The same problem (coefficients) and the same initial network: only the draws differ.
     assert results["threefry"]["dim"] == results["xla-threefry"]["dim"] == 4
-    assert _build_parser().parse_args(["solve", "x"]).prng is None  # threefry
+    assert pk.RunConfig(problem="x").prng is None  # threefry
     with pytest.raises(SystemExit):
         main([*argv.split(), "--prng", "philox", "--no-progress", "--out", str(tmp_path)])
 
@@ -166,7 +166,7 @@ def test_checkpoint_from_before_the_option_resumes(tmp_path):
     record_path.write_text(json.dumps(record))
     assert main([*argv.split(), "--resume"]) == 0
     again = json.loads((tmp_path / "result.json").read_text())
-    assert again["rel_l2"] == first["rel_l2"] and again["prng"] == "threefry"
+    assert again["rel_l2"] == first["rel_l2"] and again["details"]["prng"] == "threefry"
 
 
 def test_parabolic_problems_refuse_prng(tmp_path):
@@ -192,7 +192,7 @@ def test_bench_accuracy_keeps_prng_runs_apart(tmp_path):
     assert finished(path, {**record, "prng": "threefry"}) is None
     # A result.json from before `prng` existed stands for a threefry run.
     old = json.loads(path.read_text())
-    del old["prng"]
+    del old["config"]["prng"]
     path.write_text(json.dumps(old))
     assert finished(path, {**record, "prng": "threefry"}) is not None
     assert finished(path, record) is None

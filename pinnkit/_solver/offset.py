@@ -107,29 +107,43 @@ def fit_output_offset(
         where = output_bias(network)
     sample_key, draw_key = jax.random.split(key)
     keys = (jax.random.split(sample_key, batches), jax.random.split(draw_key, batches))
+    b = _newton(
+        lambda b: _loss_derivatives(network, loss, keys, b, where),
+        where(network),
+        max_steps,
+        rtol,
+    )
+    return _shift(network, where, b)
 
-    def shift(network: PyTree, b: Array) -> PyTree:
-        return eqx.tree_at(where, network, where(network) + b)
 
-    @eqx.filter_jit
-    def value_and_derivatives(network, loss, keys, b):
-        def one_batch(item):
-            sample_key, draw_key = item
-            batch = loss.sample(sample_key)
+def _shift(network: PyTree, where: Callable[[PyTree], Array], b: Array) -> PyTree:
+    return eqx.tree_at(where, network, where(network) + b)
 
-            def value_and_slope(b):
-                return jax.jvp(lambda b: loss(shift(network, b), batch, draw_key), (b,), (one,))
 
-            # Forward over forward: nothing is kept for a backward pass, so memory stays
-            # at one batch, drawn here rather than held for every batch at once.
-            (value, slope), (_, curvature) = jax.jvp(value_and_slope, (b,), (one,))
-            return value, slope, curvature
+@eqx.filter_jit
+def _loss_derivatives(network, loss, keys, b, where):
+    """The loss averaged over the batches of `keys`, its slope and curvature in `b`."""
 
-        one = jnp.ones_like(b)
-        return jax.tree.map(jnp.mean, jax.lax.map(one_batch, keys))
+    def one_batch(item):
+        sample_key, draw_key = item
+        batch = loss.sample(sample_key)
 
-    b = jnp.zeros((), jnp.result_type(where(network)))
-    value, slope, curvature = value_and_derivatives(network, loss, keys, b)
+        def value_and_slope(b):
+            return jax.jvp(lambda b: loss(_shift(network, where, b), batch, draw_key), (b,), (one,))
+
+        # Forward over forward: nothing is kept for a backward pass, so memory stays
+        # at one batch, drawn here rather than held for every batch at once.
+        (value, slope), (_, curvature) = jax.jvp(value_and_slope, (b,), (one,))
+        return value, slope, curvature
+
+    one = jnp.ones_like(b)
+    return jax.tree.map(jnp.mean, jax.lax.map(one_batch, keys))
+
+
+def _newton(derivatives: Callable[[Array], tuple], like: Array, max_steps: int, rtol: float):
+    """Newton's method on a scalar, halving a step until the loss falls (see above)."""
+    b = jnp.zeros((), jnp.result_type(like))
+    value, slope, curvature = derivatives(b)
     for _ in range(max_steps):
         if not (jnp.isfinite(value) and jnp.isfinite(slope) and curvature > 0):
             break
@@ -138,7 +152,7 @@ def fit_output_offset(
         if jnp.abs(step) <= tolerance:  # converged: what is left is below the tolerance
             break
         while jnp.abs(step) > tolerance:  # halve Newton's step until the loss falls
-            trial = value_and_derivatives(network, loss, keys, b + step)
+            trial = derivatives(b + step)
             if trial[0] < value:
                 break
             step = step / 2
@@ -146,4 +160,4 @@ def fit_output_offset(
             break
         b = b + step
         value, slope, curvature = trial
-    return shift(network, b)
+    return b

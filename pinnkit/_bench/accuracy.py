@@ -1,8 +1,8 @@
 """`pinnkit bench accuracy`: the error reached by full training runs, across a grid of
 problem × dimension × estimator × seed, beside the published STDE errors.
 
-Every run is exactly a `pinnkit solve` run (the same parser defaults, the same
-`pinnkit.cli.run_solve`), by default with the paper's recipe: the MLP d → 128 → 128 → 128 → 1
+Every run is a [`pinnkit.run`][] of a [`pinnkit.RunConfig`][] (exactly what `pinnkit solve`
+runs), by default with the paper's recipe: the MLP d → 128 → 128 → 128 → 1
 (tanh) in the hard ansatz, 100 points per step, 16 samples, Adam 1e-3 decayed linearly to 0
 over `--steps` (10,000). Each run writes `OUT/PROBLEM-dD-ESTIMATOR-sSEED/result.json`
 atomically; a later invocation skips a run whose `result.json` says `"result": "successful"`
@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._bench import (
+from .reports import (
     add_report_arguments,
     check_positive,
     parse_dims,
@@ -112,24 +112,6 @@ def run_name(
     return f"{problem}-d{dim}{shared}-{estimator}-s{seed}{generator}{fitted}"
 
 
-def _solve_argv(config: dict[str, Any], out: Path) -> list[str]:
-    argv = ["solve", config["problem"], "--dim", str(config["dim"])]
-    argv += ["--estimator", config["estimator"], "--steps", str(config["steps"])]
-    argv += ["--batch", str(config["batch"]), "--seed", str(config["seed"])]
-    argv += ["--lr", repr(config["lr"]), "--width", str(config["width"])]
-    argv += ["--depth", str(config["depth"]), "--eval-every", str(config["eval_every"])]
-    argv += ["--test-size", str(config["test_size"]), "--out", str(out), "--no-progress"]
-    if config["samples"] is not None:
-        argv += ["--samples", str(config["samples"])]
-    if config.get("block_size") is not None:
-        argv += ["--block-size", str(config["block_size"])]
-    if config.get("prng", "threefry") != "threefry":
-        argv += ["--prng", config["prng"]]
-    if config.get("fit_offset"):
-        argv += ["--fit-offset"]
-    return argv
-
-
 def finished(path: Path, config: dict[str, Any]) -> dict[str, Any] | None:
     """The result at `path` if it is a successful run of `config`, else `None`."""
     try:
@@ -138,13 +120,24 @@ def finished(path: Path, config: dict[str, Any]) -> dict[str, Any] | None:
         return None
     if not isinstance(result, dict) or result.get("result") != "successful":
         return None
-    if any(result.get(key, CONFIG_DEFAULTS.get(key)) != config[key] for key in CONFIG_KEYS):
+    # The configuration is under "config" (schema 1) or at the top level (before it).
+    recorded = {**result, **(result.get("config") or {})}
+    if recorded.get("prng") is None:
+        recorded["prng"] = "threefry"
+    if any(recorded.get(key, CONFIG_DEFAULTS.get(key)) != config[key] for key in CONFIG_KEYS):
         return None
     return result
 
 
 def _record(result: dict[str, Any], status: str, out: Path) -> dict[str, Any]:
-    record = {key: value for key, value in result.items() if key != "history"}
+    """One flat row: the result without its history, its configuration and details merged
+    in (the result's own keys first), and the paper's figures."""
+    nested = ("history", "config", "details", "versions")
+    record = {
+        **(result.get("config") or {}),
+        **(result.get("details") or {}),
+        **{key: value for key, value in result.items() if key not in nested},
+    }
     record["status"] = status
     record["out"] = str(out)
     record["paper_stde_rel_l2"] = PAPER_STDE_REL_L2.get(record["problem"], {}).get(record["dim"])
@@ -181,10 +174,8 @@ def bench_accuracy(
     `"reused"` or `"error"`), `out` and the paper's STDE numbers where docs/math.md gives them.
     `on_record` is called with the records so far after each run.
     """
-    from ._estimator.registry import make_estimator
-    from .cli import _build_parser, run_solve
+    from .._run.config import EXACT_ESTIMATOR_NAMES
 
-    parser = _build_parser()
     grid = [
         (problem, dim, estimator, seed)
         for problem in problems
@@ -198,7 +189,7 @@ def bench_accuracy(
             "problem": problem,
             "dim": dim,
             "estimator": estimator,
-            "samples": samples if make_estimator(estimator).is_random else None,
+            "samples": None if estimator in EXACT_ESTIMATOR_NAMES else samples,
             "steps": steps,
             "batch": batch,
             "seed": seed,
@@ -213,35 +204,40 @@ def bench_accuracy(
         }
         folder = out / run_name(problem, dim, estimator, seed, block_size, prng, fit_offset)
         label = f"[{index}/{len(grid)}] {problem} d={dim:,} {estimator} seed={seed}"
-        done = finished(folder / "result.json", config)
-        if done is not None:
-            records.append(_record(done, "reused", folder))
-            log(f"{label}: finished before, reused (rel_l2={done['rel_l2']:.3e})")
-        else:
-            log(f"{label}: running -> {folder}")
-            start = time.perf_counter()
-            args = parser.parse_args(_solve_argv(config, folder))
-            try:
-                result = run_solve(args)
-            except Exception as error:  # one failed run must not stop the grid
-                result = {
-                    **config,
-                    "result": "error",
-                    "message": f"{type(error).__name__}: {error}",
-                }
-                result.update(rel_l2=None, rel_l1=None, steps_per_s=None, wall_s=None)
-                records.append(_record(result, "error", folder))
-                log(f"{label}: error: {result['message']}")
-            else:
-                records.append(_record(result, "ran", folder))
-                log(
-                    f"{label}: {result['result']} rel_l2={_num(result['rel_l2'])} "
-                    f"{_num(result['steps_per_s'])} steps/s "
-                    f"({time.perf_counter() - start:.0f} s)"
-                )
+        records.append(_run_or_reuse(config, folder, label, log))
         if on_record is not None:
             on_record(records)
     return records
+
+
+def _run_or_reuse(
+    config: dict[str, Any], folder: Path, label: str, log: Callable[[str], None]
+) -> dict[str, Any]:
+    """The record of one run of the grid: reused when `folder` holds it finished, else run
+    (an error is recorded, not raised, so that the grid goes on)."""
+    from .._run.config import RunConfig
+    from .._run.run import run
+
+    done = finished(folder / "result.json", config)
+    if done is not None:
+        log(f"{label}: finished before, reused (rel_l2={done['rel_l2']:.3e})")
+        return _record(done, "reused", folder)
+    log(f"{label}: running -> {folder}")
+    start = time.perf_counter()
+    prng = None if config["prng"] == "threefry" else config["prng"]
+    try:
+        result = run(RunConfig(**{**config, "prng": prng}, out=folder, progress=False)).to_dict()
+    except Exception as error:  # one failed run must not stop the grid
+        message = f"{type(error).__name__}: {error}"
+        log(f"{label}: error: {message}")
+        failed = {**config, "result": "error", "message": message}
+        failed.update(rel_l2=None, rel_l1=None, steps_per_s=None, wall_s=None)
+        return _record(failed, "error", folder)
+    log(
+        f"{label}: {result['result']} rel_l2={_num(result['rel_l2'])} "
+        f"{_num(result['steps_per_s'])} steps/s ({time.perf_counter() - start:.0f} s)"
+    )
+    return _record(result, "ran", folder)
 
 
 def _num(value: Any) -> str:
@@ -399,7 +395,7 @@ def _parse_seeds(text: str) -> list[int]:
 
 
 def _parse_problems(text: str) -> list[str]:
-    from .problems import PROBLEMS
+    from ..problems import PROBLEMS
 
     names = list(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
     unknown = [name for name in names if name not in PROBLEMS]
@@ -416,7 +412,7 @@ def _parse_problems(text: str) -> list[str]:
 def run_accuracy(args: argparse.Namespace) -> int:
     """Run `pinnkit bench accuracy` from parsed arguments (raises `ValueError` on bad input).
     Returns 1 when a run failed (error or non-finite loss), else 0."""
-    from .problems import PROBLEMS
+    from ..problems import PROBLEMS
 
     problems = _parse_problems(args.problems)
     dims = parse_dims(args.dims)

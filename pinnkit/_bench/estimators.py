@@ -12,11 +12,12 @@ batch and network: what any loss costs, before derivatives in x. The problem's o
 (drawing the points, evaluating the source term) are the same for every estimator and are
 reported separately, per dimension.
 
-Each configuration runs in its own subprocess (`python -m pinnkit._bench worker SPEC`) so
-that its peak resident memory belongs to it alone; the floor also runs alone once per
-dimension. Times are medians over repeats, after a warm-up call, with compilation excluded;
-the floor is re-timed in every estimator's process, interleaved with the estimator, so that
-`ratio_to_floor` compares two numbers taken under the same load.
+Each configuration runs in its own subprocess
+(`python -m pinnkit._bench.estimators worker SPEC`) so that its peak resident memory belongs
+to it alone; the floor also runs alone once per dimension. Times are medians over repeats,
+after a warm-up call, with compilation excluded; the floor is re-timed in every estimator's
+process, interleaved with the estimator, so that `ratio_to_floor` compares two numbers taken
+under the same load.
 
 Skip rules (a skipped record has `"skipped": REASON` and no timings):
 
@@ -41,11 +42,9 @@ Workers raise their own `oom_score_adj`, so that if the machine runs out of memo
 kernel kills the benchmark rather than anything else.
 """
 
-import argparse
 import json
 import math
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -53,6 +52,9 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+from .._run.result import peak_rss_mb
+from .reports import pyplot, save_figure
 
 
 PROBLEM = "allen-cahn-two-body"
@@ -77,49 +79,6 @@ _MAX_INNER = 50
 
 
 # ----------------------------------------------------------------------------- parsing
-
-
-def parse_dims(text: str) -> list[int]:
-    """Parse `"100,1000,1e4"` into positive integers (raises `ValueError`)."""
-    dims = []
-    for item in text.split(","):
-        item = item.strip().replace("_", "")
-        try:
-            value = float(item)
-        except ValueError:
-            raise ValueError(f"bad --dims {text!r}: {item!r} is not a number") from None
-        if not value.is_integer() or value < 1:
-            raise ValueError(f"bad --dims {text!r}: {item!r} is not a positive integer")
-        dims.append(int(value))
-    if not dims:
-        raise ValueError("--dims is empty")
-    return sorted(set(dims))
-
-
-def parse_estimators(text: str | None) -> list[str]:
-    """Parse a comma list of registered estimator names; `None` means all of them."""
-    from ._estimator.registry import ESTIMATORS
-
-    if text is None:
-        return list(ESTIMATORS)
-    names = [name.strip() for name in text.split(",") if name.strip()]
-    unknown = [name for name in names if name not in ESTIMATORS]
-    if unknown:
-        raise ValueError(
-            f"unknown estimator{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
-            f"valid names: {', '.join(ESTIMATORS)}"
-        )
-    if not names:
-        raise ValueError("--estimators is empty")
-    return list(dict.fromkeys(names))
-
-
-# ------------------------------------------------------------------------------ worker
-
-
-def _peak_rss_mb() -> float:
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB on Linux, bytes on macOS
-    return rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024
 
 
 def _xla_temp_mb(compiled: Any) -> float | None:
@@ -169,8 +128,8 @@ def run_worker(spec: dict[str, Any], started: float | None = None) -> dict[str, 
     import jax
     import jax.numpy as jnp
 
-    from ._estimator.registry import make_estimator
-    from .problems import get_problem
+    from .._estimator.registry import make_estimator
+    from ..problems import get_problem
 
     key = jax.random.key(spec["seed"])
     problem_key, network_key, batch_key, step_key = jax.random.split(key, 4)
@@ -202,7 +161,7 @@ def run_worker(spec: dict[str, Any], started: float | None = None) -> dict[str, 
         inner, _ = _calibrate(floor_call)
         floor_ms = [_timed(floor_call, inner) for _ in range(repeats)]
         record["floor_ms_per_step"] = statistics.median(floor_ms)
-        record["floor_peak_rss_mb"] = _peak_rss_mb()
+        record["floor_peak_rss_mb"] = peak_rss_mb()
         record["floor_xla_temp_mb"] = _xla_temp_mb(floor)
 
         sample = eqx.filter_jit(lambda sampler, key: sampler(key, spec["batch"]))
@@ -214,7 +173,7 @@ def run_worker(spec: dict[str, Any], started: float | None = None) -> dict[str, 
     # Phase 1: the estimator alone, so that the peak memory so far is its own.
     step, step_call = compile_step(loss)
     inner, step_once = _calibrate(step_call)
-    record["peak_rss_mb"] = _peak_rss_mb()
+    record["peak_rss_mb"] = peak_rss_mb()
     record["xla_temp_mb"] = _xla_temp_mb(step)
     # Phase 2: the floor in the same process, timed interleaved with the estimator.
     floor, floor_call = compile_step(floor_loss)
@@ -259,7 +218,7 @@ def _tail(text: str, lines: int = 6, chars: int = 600) -> str:
 
 def run_isolated(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
     """Run one configuration in a fresh Python process; a failure becomes `{"skipped": ...}`."""
-    command = [sys.executable, "-m", "pinnkit._bench", "worker", json.dumps(spec)]
+    command = [sys.executable, "-m", "pinnkit._bench.estimators", "worker", json.dumps(spec)]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -513,132 +472,9 @@ def plot(records: Sequence[dict[str, Any]], path: Path) -> None:
     save_figure(fig, path)
 
 
-def pyplot() -> Any:
-    """`matplotlib.pyplot` on the non-interactive Agg backend (imported only when plotting)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def save_figure(fig: Any, path: Path) -> None:
-    """Lay out `fig`, write it to `path` (PNG, 120 dpi; parent folders made) and close it."""
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    pyplot().close(fig)
-
-
-# --------------------------------------------------------------------------------- CLI
-
-
-def add_bench_parser(subparsers: Any) -> None:
-    """Add `pinnkit bench estimators` and `pinnkit bench accuracy` to the CLI's subcommands."""
-    bench = subparsers.add_parser("bench", help="measure pinnkit's costs")
-    which = bench.add_subparsers(dest="bench_command", required=True)
-    est = which.add_parser(
-        "estimators",
-        help="ms per training step and peak memory of every estimator, across dimensions",
-        description=(
-            f"Time the loss gradient of the {PROBLEM} residual for each estimator and "
-            "dimension against the floor, the gradient of mean(u(x)^2). Each configuration "
-            "runs in its own process."
-        ),
-    )
-    est.add_argument("--estimators", default=None, help="comma list (default: all registered)")
-    est.add_argument(
-        "--dims", default="100,1000,10000,100000", help="comma list (100,1000,10000,100000)"
-    )
-    est.add_argument("--batch", type=int, default=100, help="points per step (100)")
-    est.add_argument("--samples", type=int, default=16, help="samples, stochastic estimators (16)")
-    est.add_argument("--repeats", type=int, default=5, help="timed repeats, median (5)")
-    est.add_argument("--timeout", type=float, default=600.0, help="seconds per configuration")
-    est.add_argument("--seed", type=int, default=0, help="random seed (0)")
-    est.add_argument("--width", type=int, default=128, help="MLP width (128)")
-    est.add_argument("--depth", type=int, default=3, help="MLP hidden layers (3)")
-    est.add_argument(
-        "--memory-gb", type=float, default=None, help="memory budget for skips (80%% of RAM)"
-    )
-    add_report_arguments(est, "write the records as JSON")
-
-    from ._bench_accuracy import add_accuracy_parser
-
-    add_accuracy_parser(which)
-
-
-def add_report_arguments(parser: Any, json_help: str) -> None:
-    """The `--json`, `--markdown` and `--plot` options of a `pinnkit bench` subcommand."""
-    parser.add_argument("--json", type=Path, default=None, help=json_help)
-    parser.add_argument("--markdown", type=Path, default=None, help="write the table (stdout)")
-    parser.add_argument("--plot", type=Path, default=None, help="write the plot (PNG)")
-
-
-def check_positive(args: argparse.Namespace, names: Sequence[str]) -> None:
-    """Raise `ValueError` naming the first option in `names` whose value is below 1."""
-    for name in names:
-        if getattr(args, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-
-
-def write_reports(
-    args: argparse.Namespace,
-    data: Any,
-    table: str,
-    plot_to: Callable[[Path], None],
-    *,
-    echo: bool,
-) -> None:
-    """Write what `--json` (`data`), `--markdown` (`table`) and `--plot` (by `plot_to`) ask
-    for; with `echo`, print the table to stdout when there is no `--markdown` file."""
-    from .cli import write_atomic
-
-    if args.json is not None:
-        write_atomic(args.json, (json.dumps(data, indent=2) + "\n").encode())
-    if args.markdown is not None:
-        write_atomic(args.markdown, table.encode())
-    elif echo:
-        print(table, end="")
-    if args.plot is not None:
-        plot_to(args.plot)
-
-
-def run_bench(args: argparse.Namespace) -> int:
-    """Run `pinnkit bench ...` from parsed arguments (raises `ValueError` on bad input)."""
-    if args.bench_command == "accuracy":
-        from ._bench_accuracy import run_accuracy
-
-        return run_accuracy(args)
-    from .problems import PROBLEMS
-
-    estimators = parse_estimators(args.estimators)
-    dims = parse_dims(args.dims)
-    min_dim = PROBLEMS[PROBLEM].min_dim
-    if dims[0] < min_dim:
-        raise ValueError(f"{PROBLEM} needs dims >= {min_dim}, got {dims[0]}")
-    check_positive(args, ("batch", "samples", "repeats", "width", "depth"))
-    if args.timeout <= 0:
-        raise ValueError(f"--timeout must be > 0, got {args.timeout}")
-    records = bench_estimators(
-        estimators,
-        dims,
-        batch=args.batch,
-        samples=args.samples,
-        repeats=args.repeats,
-        timeout=args.timeout,
-        seed=args.seed,
-        width=args.width,
-        depth=args.depth,
-        memory_gb=args.memory_gb,
-    )
-    write_reports(
-        args, records, markdown_table(records), lambda path: plot(records, path), echo=True
-    )
-    return 0
-
-
 if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[1] == "worker":
         sys.exit(_worker_main(sys.argv[2:]))
-    sys.exit("usage: python -m pinnkit._bench worker SPEC_JSON (or: pinnkit bench estimators)")
+    sys.exit(
+        "usage: python -m pinnkit._bench.estimators worker SPEC_JSON (or: pinnkit bench estimators)"
+    )
