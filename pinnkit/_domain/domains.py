@@ -1,7 +1,15 @@
-"""Geometric domains: where collocation points live."""
+r"""Geometric domains: where collocation points live, and the law by which they are drawn.
+
+A domain owns its sampling law as maps from the unit cube to its interior and its boundary.
+[`pinnkit.SobolSampler`][] and [`pinnkit.HaltonSampler`][] map randomized low-discrepancy
+points through them, [`pinnkit.UniformSampler`][] i.i.d. points (unless the domain has a
+direct draw of its own, as the built-in ones do), and the adaptive samplers draw through
+their base sampler: every sampler works on every domain.
+"""
 
 import abc
 import math
+import numbers
 from typing import Literal
 
 import equinox as eqx
@@ -10,24 +18,128 @@ import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float
 
 from .._types import Key, Points
+from .sphere import (
+    sincos as sincos,
+    sphere_coordinates,
+    sphere_directions as sphere_directions,
+    sphere_from_unit,
+)
+
+
+Where = Literal["interior", "boundary"]
+"""Which part of a domain a sampler draws from."""
 
 
 class AbstractDomain(eqx.Module):
-    """A region of $\\mathbb{R}^d$ with uniform samplers for its interior and boundary."""
+    r"""A region of $\mathbb{R}^d$, with the law of its points given as maps from the unit cube.
+
+    A domain says how its points are drawn by two maps: `interior_from_unit` carries points
+    $u$ of the open unit cube $(0, 1)^k$, $k$ = `interior_coordinates`, to points of the
+    interior, and `boundary_from_unit` (with `boundary_coordinates`) does the same for the
+    boundary. For $u$ uniform on the cube the image must follow the domain's law: uniform on
+    the region unless the domain documents another (such as [`pinnkit.Ball`][]'s default,
+    uniform in radius).
+
+    Every sampler draws through these maps, so every sampler works on every domain, a new one
+    included: [`pinnkit.SobolSampler`][] and [`pinnkit.HaltonSampler`][] map randomized
+    low-discrepancy points (whose evenness a smooth map with few coordinates carries over to
+    the domain), and [`pinnkit.UniformSampler`][] calls
+    [`sample_interior`][pinnkit.AbstractDomain.sample_interior] or
+    [`sample_boundary`][pinnkit.AbstractDomain.sample_boundary], which map i.i.d. uniform
+    points. The built-in domains replace those two by direct draws of the same law, which
+    give the numbers pinnkit's published results were computed with.
+
+    **To add a domain**, subclass this and provide `dim`, `interior_coordinates` and
+    `boundary_coordinates` (fields, properties or class attributes), `interior_from_unit`,
+    `boundary_from_unit` and `contains`. A domain without a boundary raises `ValueError`
+    from `boundary_coordinates`, which a sampler reads when it is built. A domain written
+    before domains had maps (with only `dim`, `sample_interior`, `sample_boundary` and
+    `contains`) needs the four map members added; its own `sample_interior` and
+    `sample_boundary` keep serving [`pinnkit.UniformSampler`][].
+    """
 
     dim: eqx.AbstractVar[int]
+    interior_coordinates: eqx.AbstractVar[int]
+    boundary_coordinates: eqx.AbstractVar[int]
 
     @abc.abstractmethod
-    def sample_interior(self, key: Key, n: int) -> Points:
-        """`n` points inside the domain, shape `(n, dim)`."""
+    def interior_from_unit(self, u: Float[Array, "n k"]) -> Float[Array, "n dim"]:
+        r"""Map points of the unit cube to points of the interior.
+
+        **Arguments:**
+
+        - `u`: points of $(0, 1)^k$, $k$ = `interior_coordinates`, shape `(n, k)`.
+
+        **Returns:**
+
+        Points of the interior, shape `(n, dim)`, in the dtype of `u`; they follow the
+        domain's law when `u` is uniform on the cube.
+        """
 
     @abc.abstractmethod
-    def sample_boundary(self, key: Key, n: int) -> Points:
-        """`n` points on the boundary, shape `(n, dim)`."""
+    def boundary_from_unit(self, u: Float[Array, "n k"]) -> Float[Array, "n dim"]:
+        r"""Map points of the unit cube to points of the boundary.
+
+        **Arguments:**
+
+        - `u`: points of $(0, 1)^k$, $k$ = `boundary_coordinates`, shape `(n, k)`.
+
+        **Returns:**
+
+        Points of the boundary, shape `(n, dim)`, in the dtype of `u`; they follow the
+        domain's boundary law when `u` is uniform on the cube.
+        """
 
     @abc.abstractmethod
     def contains(self, x: Points) -> Bool[Array, " batch"]:
         """Whether each point lies in the closed domain (with a small tolerance)."""
+
+    def sample_interior(self, key: Key, n: int) -> Points:
+        """`n` i.i.d. points of the interior, shape `(n, dim)`.
+
+        By default `interior_from_unit` of `n` i.i.d. uniform points of $(0, 1)^k$ (each
+        coordinate at the centre of one of the $2^{23}$ (float32) or $2^{52}$ (float64)
+        equal cells of the unit interval, so never 0 or 1).
+        """
+        return from_unit(self, unit_uniform(key, n, unit_coordinates(self, "interior")), "interior")
+
+    def sample_boundary(self, key: Key, n: int) -> Points:
+        """`n` i.i.d. points of the boundary, shape `(n, dim)`.
+
+        By default `boundary_from_unit` of `n` i.i.d. uniform points of $(0, 1)^k$, drawn as
+        for [`sample_interior`][pinnkit.AbstractDomain.sample_interior].
+        """
+        return from_unit(self, unit_uniform(key, n, unit_coordinates(self, "boundary")), "boundary")
+
+
+def unit_uniform(key: Key, n: int, k: int) -> Float[Array, "n k"]:
+    """`n` i.i.d. uniform points of the open cube $(0, 1)^k$ in JAX's default float dtype:
+    `jax.random.uniform`'s grid moved by half a cell."""
+    dtype = jnp.dtype(jnp.result_type(float))
+    return jax.random.uniform(key, (n, k), dtype) + 0.5 * jnp.finfo(dtype).eps
+
+
+def unit_coordinates(domain: AbstractDomain, where: Where) -> int:
+    """The number of unit-cube coordinates `domain`'s map for `where` reads per point."""
+    k = domain.interior_coordinates if where == "interior" else domain.boundary_coordinates
+    if not isinstance(k, numbers.Integral) or k < 1:
+        raise ValueError(
+            f"{type(domain).__name__}.{where}_coordinates must be an integer >= 1, got {k!r}: "
+            f"set it to the number of unit-cube coordinates {where}_from_unit reads per point"
+        )
+    return int(k)
+
+
+def from_unit(domain: AbstractDomain, u: Float[Array, "n k"], where: Where) -> Points:
+    """`domain`'s map for `where` applied to `u`, its output shape checked."""
+    x = domain.interior_from_unit(u) if where == "interior" else domain.boundary_from_unit(u)
+    if jnp.shape(x) != (u.shape[0], domain.dim):
+        raise ValueError(
+            f"{type(domain).__name__}.{where}_from_unit must return shape "
+            f"(n, dim) = {(u.shape[0], domain.dim)} for u of shape {u.shape}, got "
+            f"{jnp.shape(x)}: return one row of dim coordinates per row of u"
+        )
+    return x
 
 
 def _check_dim(dim: int, name: str) -> None:
@@ -35,131 +147,8 @@ def _check_dim(dim: int, name: str) -> None:
         raise ValueError(f"{name} needs an integer dimension >= 1, got {dim!r}")
 
 
-# Cody–Waite splits of pi/2: the leading parts have few significant bits, so k * part is exact
-# for the |k| allowed below, and x - k * pi/2 loses no accuracy.
-_HALF_PI_SPLIT = {
-    4: (1.5703125, 4.837512969970703125e-4, 7.54978995489188216e-8),
-    8: (1.57079625129699707031, 7.54978941586159635335e-8, 5.39030285815811905290e-15),
-}
-# Taylor coefficients of sin(r)/r and cos(r) in r^2, highest first; on |r| <= pi/4 the first
-# omitted term is below 2e-9 (float32, degrees 9 and 10) or 1e-19 (float64, 17 and 18).
-_SIN_COEFFICIENTS = {
-    4: tuple((-1) ** k / math.factorial(2 * k + 1) for k in range(4, -1, -1)),
-    8: tuple((-1) ** k / math.factorial(2 * k + 1) for k in range(8, -1, -1)),
-}
-_COS_COEFFICIENTS = {
-    4: tuple((-1) ** k / math.factorial(2 * k) for k in range(5, -1, -1)),
-    8: tuple((-1) ** k / math.factorial(2 * k) for k in range(9, -1, -1)),
-}
-
-
-def _horner(coefficients: tuple[float, ...], z: Array) -> Array:
-    result = jnp.full_like(z, coefficients[0])
-    for c in coefficients[1:]:
-        result = result * z + c
-    return result
-
-
-def sincos(x: Array) -> tuple[Array, Array]:
-    r"""$\sin x$ and $\cos x$ together, with one range reduction and two short polynomials.
-
-    $x = k \pi/2 + r$ with $|r| \le \pi/4$ (Cody–Waite: $\pi/2$ split into three parts),
-    $\sin r$ and $\cos r$ from their Taylor polynomials (degrees 9/10 in float32, 17/18 in
-    float64: the first omitted term is below the rounding error), then the quadrant $k \bmod 4$
-    swaps and negates them. Only multiplies, adds and selects, which XLA vectorizes; on the
-    CPU this is several times faster than `jnp.sin` and `jnp.cos`, which evaluate one
-    element at a time and reduce the argument twice. Accurate to a few units in the last
-    place for $|x| \le 8192$ in float32 and $|x| \le 10^9$ in float64; the error grows
-    beyond.
-
-    **Arguments:**
-
-    - `x`: a floating-point array.
-
-    **Returns:**
-
-    A pair `(sin x, cos x)` of arrays shaped like `x`.
-    """
-    x = jnp.asarray(x)
-    if not jnp.issubdtype(x.dtype, jnp.floating):
-        x = x.astype(jnp.result_type(float))
-    size = 8 if x.dtype == jnp.float64 else 4
-    k = jnp.round(x * (2 / math.pi))
-    r = x
-    for part in _HALF_PI_SPLIT[size]:
-        r = r - k * part
-    z = r * r
-    s = r * _horner(_SIN_COEFFICIENTS[size], z)
-    c = _horner(_COS_COEFFICIENTS[size], z)
-    quadrant = k.astype(jnp.int32) & 3
-    swap = (quadrant & 1) == 1
-    sin_x = jnp.where(swap, c, s)
-    cos_x = jnp.where(swap, s, c)
-    sin_x = jnp.where(quadrant >= 2, -sin_x, sin_x)
-    cos_x = jnp.where((quadrant == 1) | (quadrant == 2), -cos_x, cos_x)
-    return sin_x, cos_x
-
-
-def sphere_directions(
-    key: Key,
-    n: int,
-    dim: int,
-    dtype=None,
-    *,
-    scale: Array | float = 1.0,
-    method: Literal["normal", "box-muller"] = "normal",
-) -> Points:
-    r"""`n` directions uniform on the unit sphere $S^{d-1}$, times `scale`: normalized Gaussians.
-
-    A standard normal vector $g \in \mathbb{R}^d$ is isotropic, so $g / |g|$ is uniform on
-    the sphere, exactly. Two constructions of $g$, equal in distribution:
-
-    - `"normal"` (default): `jax.random.normal`, one uniform word and one inverse error
-      function per coordinate.
-    - `"box-muller"`: the normals in pairs $(\rho \cos\theta, \rho \sin\theta)$ with
-      $\rho^2 = -2 \log U_1$ and $\theta = 2\pi U_2$ (Box and Muller, 1958), one `log`, one
-      `sqrt` and one `sincos` per pair; $|g|^2$ is the sum of the $\rho^2$, so $g$ is not
-      read again to normalize it.
-
-    On a CPU both spend most of their time drawing the uniform bits (`threefry2x32`), the
-    same number for both; a key from [`pinnkit.xla_threefry_key`][] draws them about 4 times
-    as fast. docs/benchmarks.md has the measurements. The two give different
-    numbers for the same key. The result is $g \cdot (\text{scale} / |g|)$, one pass.
-
-    **Arguments:**
-
-    - `key`: the PRNG key.
-    - `n`: the number of directions.
-    - `dim`: the dimension $d$.
-    - `dtype`: the floating dtype (default: JAX's default float).
-    - `scale`: multiplies each direction, e.g. radii of shape `(n, 1)` (default 1).
-    - `method`: `"normal"` (default) or `"box-muller"`.
-
-    **Returns:**
-
-    An array of shape `(n, dim)` whose rows have norm `scale`.
-    """
-    dtype = jnp.dtype(dtype or jnp.result_type(float))
-    if method == "normal":
-        g = jax.random.normal(key, (n, dim), dtype=dtype)
-        return g * (scale * jax.lax.rsqrt(jnp.sum(g * g, axis=-1, keepdims=True)))
-    if method != "box-muller":
-        raise ValueError(f"method must be 'normal' or 'box-muller', got {method!r}")
-    pairs = (dim + 1) // 2
-    u = jax.random.uniform(key, (2, n, pairs), dtype=dtype)
-    rho_squared = -2 * jnp.log1p(-u[0])  # 1 - U is in (0, 1]: no log(0)
-    sin_t, cos_t = sincos((2 * math.pi) * u[1])
-    rho = jnp.sqrt(rho_squared)
-    g = jnp.concatenate([rho * cos_t, rho * sin_t], axis=-1)
-    if dim % 2:  # one normal too many was drawn (the last sine): leave it out of g and |g|
-        g = g[:, :dim]
-        rho_squared = rho_squared.at[:, -1].set(g[:, pairs - 1] ** 2)
-    norm_squared = jnp.sum(rho_squared, axis=-1, keepdims=True)
-    return g * (scale * jax.lax.rsqrt(norm_squared))
-
-
 class Ball(AbstractDomain):
-    r"""The ball $\{|x - c| \le R\}$ in $\mathbb{R}^d$.
+    r"""The ball $\{|x| \le R\}$ in $\mathbb{R}^d$.
 
     **Arguments:**
 
@@ -174,6 +163,13 @@ class Ball(AbstractDomain):
     radius: float = eqx.field(default=1.0, static=True)
     radial: Literal["uniform", "volume"] = eqx.field(default="uniform", static=True)
 
+    def __init__(
+        self, dim: int, radius: float = 1.0, radial: Literal["uniform", "volume"] = "uniform"
+    ):
+        self.dim = dim
+        self.radius = radius
+        self.radial = radial
+
     def __check_init__(self):
         _check_dim(self.dim, "Ball")
         if self.radial not in ("uniform", "volume"):
@@ -181,11 +177,35 @@ class Ball(AbstractDomain):
         if self.radius <= 0:
             raise ValueError(f"Ball radius must be positive, got {self.radius}")
 
+    @property
+    def interior_coordinates(self) -> int:
+        """One coordinate for the radius, and those of the sphere's map."""
+        return 1 + sphere_coordinates(self.dim)
+
+    @property
+    def boundary_coordinates(self) -> int:
+        """Those of the sphere's map: $d - 1$ in $d = 2, 3$, else $d$."""
+        return sphere_coordinates(self.dim)
+
+    def _radius(self, u: Array) -> Array:
+        """The inverse CDF of the radial law."""
+        return self.radius * (u if self.radial == "uniform" else u ** (1.0 / self.dim))
+
+    def interior_from_unit(self, u: Float[Array, "n k"]) -> Float[Array, "n dim"]:
+        r"""The radius $r = R\,u_0$ or $R\,u_0^{1/d}$ (following `radial`) times a direction
+        from the other coordinates by the sphere's map
+        ([`Sphere.interior_from_unit`][pinnkit.Sphere.interior_from_unit])."""
+        return sphere_from_unit(u[:, 1:], self.dim, self._radius(u[:, :1]))
+
+    def boundary_from_unit(self, u: Float[Array, "n k"]) -> Float[Array, "n dim"]:
+        r"""The sphere $|x| = R$, by the map of
+        [`Sphere.interior_from_unit`][pinnkit.Sphere.interior_from_unit]."""
+        return sphere_from_unit(u, self.dim, self.radius)
+
     def sample_interior(self, key: Key, n: int) -> Float[Array, "n dim"]:
         kr, kd = jax.random.split(key)
         u = jax.random.uniform(kr, (n, 1))
-        r = u if self.radial == "uniform" else u ** (1.0 / self.dim)
-        return sphere_directions(kd, n, self.dim, u.dtype, scale=self.radius * r)
+        return sphere_directions(kd, n, self.dim, u.dtype, scale=self._radius(u))
 
     def sample_boundary(self, key: Key, n: int) -> Float[Array, "n dim"]:
         return sphere_directions(key, n, self.dim, scale=self.radius)
@@ -194,20 +214,46 @@ class Ball(AbstractDomain):
         return jnp.linalg.norm(x, axis=-1) <= self.radius * (1 + 1e-6)
 
 
+_NO_BOUNDARY = "a sphere has no boundary; sample its interior (the surface) instead"
+
+
 class Sphere(AbstractDomain):
     """The sphere $\\{|x| = R\\}$ as a domain of its own (its interior is the surface)."""
 
     dim: int = eqx.field(static=True)
     radius: float = eqx.field(default=1.0, static=True)
 
+    def __init__(self, dim: int, radius: float = 1.0):
+        self.dim = dim
+        self.radius = radius
+
     def __check_init__(self):
         _check_dim(self.dim, "Sphere")
 
+    @property
+    def interior_coordinates(self) -> int:
+        """$d - 1$ in $d = 2, 3$, else $d$ (see `interior_from_unit`)."""
+        return sphere_coordinates(self.dim)
+
+    @property
+    def boundary_coordinates(self) -> int:
+        """A sphere has no boundary: raises `ValueError`."""
+        raise ValueError(_NO_BOUNDARY)
+
+    def interior_from_unit(self, u: Float[Array, "n k"]) -> Float[Array, "n dim"]:
+        r"""The surface: in $d = 2$ the angle $2\pi u_1$; in $d = 3$ the equal-area map of
+        Archimedes, $x_3 = R(1 - 2u_1)$ and the angle $2\pi u_2$ around the axis (both keep
+        a low-discrepancy sequence's evenness); in other dimensions $g = \Phi^{-1}(u)$
+        coordinatewise (the inverse normal CDF: a standard normal vector, which is
+        isotropic) and $x = R\, g / |g|$."""
+        return sphere_from_unit(u, self.dim, self.radius)
+
+    def boundary_from_unit(self, u: Float[Array, "n k"]) -> Float[Array, "n dim"]:
+        """Raises `ValueError`: a sphere has no boundary."""
+        raise ValueError(_NO_BOUNDARY)
+
     def sample_interior(self, key: Key, n: int) -> Float[Array, "n dim"]:
         return sphere_directions(key, n, self.dim, scale=self.radius)
-
-    def sample_boundary(self, key: Key, n: int) -> Float[Array, "n dim"]:
-        raise ValueError("a sphere has no boundary; sample its interior (the surface) instead")
 
     def contains(self, x: Points) -> Bool[Array, " batch"]:
         return jnp.abs(jnp.linalg.norm(x, axis=-1) - self.radius) <= 1e-6 * self.radius
@@ -258,9 +304,47 @@ class Box(AbstractDomain):
     def dim(self) -> int:
         return len(self.lower)
 
+    @property
+    def interior_coordinates(self) -> int:
+        """$d$: one per axis."""
+        return self.dim
+
+    @property
+    def boundary_coordinates(self) -> int:
+        """$d$: one picks the face, $d - 1$ place the point on it."""
+        return self.dim
+
+    def _corners(self, dtype) -> tuple[Array, Array]:
+        return jnp.asarray(self.lower, dtype), jnp.asarray(self.upper, dtype)
+
+    def interior_from_unit(self, u: Float[Array, "n k"]) -> Float[Array, "n dim"]:
+        r"""$x = a + (b - a) \odot u$."""
+        lo, hi = self._corners(u.dtype)
+        return lo + (hi - lo) * u
+
+    def boundary_from_unit(self, u: Float[Array, "n k"]) -> Float[Array, "n dim"]:
+        r"""$u_0$ picks one of the $2d$ faces with probability proportional to its area
+        (and places nothing), $u_1, \dots, u_{d-1}$ fill the face's free axes in order."""
+        lo, hi = self._corners(u.dtype)
+        d = self.dim
+        widths = hi - lo
+        # Faces in the order (axis 0 low, axis 0 high, axis 1 low, ...), each with its area.
+        areas = jnp.repeat(jnp.prod(widths) / widths, 2)
+        edges = jnp.cumsum(areas) / jnp.sum(areas)
+        face = jnp.minimum(jnp.searchsorted(edges, u[:, 0], side="right"), 2 * d - 1)
+        axis, high = face // 2, face % 2 == 1
+        value = jnp.where(high, hi[axis], lo[axis])
+        if d == 1:
+            return value[:, None]
+        # The other d - 1 coordinates fill the face's free axes in order, skipping `axis`.
+        columns = jnp.arange(d)
+        source = columns[None, :] - (columns[None, :] > axis[:, None])
+        source = jnp.clip(source, 0, d - 2)
+        x = lo + widths * jnp.take_along_axis(u[:, 1:], source, axis=1)
+        return jnp.where(columns[None, :] == axis[:, None], value[:, None], x)
+
     def sample_interior(self, key: Key, n: int) -> Float[Array, "n dim"]:
-        lo, hi = jnp.asarray(self.lower), jnp.asarray(self.upper)
-        return lo + (hi - lo) * jax.random.uniform(key, (n, self.dim))
+        return self.interior_from_unit(jax.random.uniform(key, (n, self.dim)))
 
     def sample_boundary(self, key: Key, n: int) -> Float[Array, "n dim"]:
         kx, kface, kside = jax.random.split(key, 3)
@@ -333,15 +417,52 @@ class Annulus(AbstractDomain):
         if self.boundary not in ("equal", "area"):
             raise ValueError(f"Annulus boundary must be 'equal' or 'area', got {self.boundary!r}")
 
+    @property
+    def interior_coordinates(self) -> int:
+        """One coordinate for the radius, and those of the sphere's map."""
+        return 1 + sphere_coordinates(self.dim)
+
+    @property
+    def boundary_coordinates(self) -> int:
+        """One coordinate picks the sphere, the others are those of the sphere's map."""
+        return 1 + sphere_coordinates(self.dim)
+
+    def _radius(self, u: Array) -> Array:
+        """The inverse CDF of the radial law."""
+        if self.radial == "uniform":
+            return self.inner + (self.outer - self.inner) * u
+        floor = (self.inner / self.outer) ** self.dim  # underflows to 0 at large d: fine
+        return self.outer * (floor + (1.0 - floor) * u) ** (1.0 / self.dim)
+
+    def _inner_share(self) -> float:
+        """The probability of a boundary point of `boundary_from_unit` on the inner sphere."""
+        if self.boundary == "equal":
+            return 0.5
+        # R1^(d-1) / (R1^(d-1) + R2^(d-1)) = 1 / (1 + (R2/R1)^(d-1)), without overflow.
+        log_ratio = (self.dim - 1) * (math.log(self.outer) - math.log(self.inner))
+        return 0.0 if log_ratio > 700 else 1.0 / (1.0 + math.exp(log_ratio))
+
+    def interior_from_unit(self, u: Float[Array, "n k"]) -> Float[Array, "n dim"]:
+        r"""The radius by the inverse CDF of the `radial` law from $u_0$,
+        $r = R_1 + (R_2 - R_1) u_0$ or $r = R_2 (\rho^d + (1 - \rho^d) u_0)^{1/d}$, times a
+        direction from the other coordinates by the sphere's map
+        ([`Sphere.interior_from_unit`][pinnkit.Sphere.interior_from_unit])."""
+        return sphere_from_unit(u[:, 1:], self.dim, self._radius(u[:, :1]))
+
+    def boundary_from_unit(self, u: Float[Array, "n k"]) -> Float[Array, "n dim"]:
+        r"""$u_0$ picks the sphere ($u_0 < p$: the inner one, $p = 1/2$ for
+        `boundary="equal"`, the inner sphere's share of the area for `"area"`), the other
+        coordinates the direction by the sphere's map. With `"equal"` a Sobol batch of $2^m$
+        points and an even Halton batch have exactly half of their points on each sphere
+        (their first coordinate is stratified into halves)."""
+        on_inner = u[:, :1] < self._inner_share()
+        radius = jnp.where(on_inner, self.inner, self.outer).astype(u.dtype)
+        return sphere_from_unit(u[:, 1:], self.dim, radius)
+
     def sample_interior(self, key: Key, n: int) -> Float[Array, "n dim"]:
         kr, kd = jax.random.split(key)
         u = jax.random.uniform(kr, (n, 1))
-        if self.radial == "uniform":
-            r = self.inner + (self.outer - self.inner) * u
-        else:
-            floor = (self.inner / self.outer) ** self.dim
-            r = self.outer * (floor + (1.0 - floor) * u) ** (1.0 / self.dim)
-        return r * sphere_directions(kd, n, self.dim, u.dtype)
+        return self._radius(u) * sphere_directions(kd, n, self.dim, u.dtype)
 
     def sample_boundary(self, key: Key, n: int) -> Float[Array, "n dim"]:
         kd, ks = jax.random.split(key)
@@ -349,7 +470,7 @@ class Annulus(AbstractDomain):
         if self.boundary == "equal":
             on_inner = jnp.arange(n) % 2 == 0
         else:
-            # R1^(d-1) / (R1^(d-1) + R2^(d-1)) = 1 / (1 + (R2/R1)^(d-1)), without overflow.
+            # The inner sphere's share of the area, as `_inner_share`, computed in JAX.
             log_ratio = (self.dim - 1) * (jnp.log(self.outer) - jnp.log(self.inner))
             on_inner = jax.random.bernoulli(ks, jax.nn.sigmoid(-log_ratio), (n,))
         r = jnp.where(on_inner, self.inner, self.outer).astype(directions.dtype)

@@ -25,7 +25,12 @@ class AbstractSampler(eqx.Module):
 
 
 class UniformSampler(AbstractSampler):
-    """Points drawn uniformly from a domain's interior or its boundary.
+    """Points drawn i.i.d. from a domain's interior or its boundary.
+
+    The points follow the domain's law (uniform unless the domain says otherwise), drawn by
+    its [`sample_interior`][pinnkit.AbstractDomain.sample_interior] or
+    [`sample_boundary`][pinnkit.AbstractDomain.sample_boundary]: for a domain of your own,
+    its map from the unit cube applied to i.i.d. uniform points.
 
     **Arguments:**
 

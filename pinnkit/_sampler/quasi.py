@@ -1,31 +1,17 @@
-r"""Quasi-random samplers: randomized Sobol and Halton points for boxes, balls, spheres and
-annuli.
+r"""Quasi-random samplers: randomized Sobol and Halton points on any domain.
 
 A low-discrepancy sequence fills the unit cube $[0, 1)^k$ more evenly than independent
 uniform draws, so a mean over its first $n$ points integrates smooth functions with an error
 closer to $1/n$ than to $1/\sqrt{n}$. Each step's batch is *randomized* (so batches differ
 from step to step and every point is exactly uniform: the mean of the loss over a batch is
-an unbiased estimate of its mean over the domain), then mapped to the domain by a map that
-carries the uniform measure on the cube to the uniform measure on the domain:
-
-- **box**: $x = a + (b - a) \odot u$; its boundary: one coordinate picks a face with
-  probability proportional to its area (and places nothing), the other $d - 1$ fill the face;
-- **sphere** $|x| = R$: in $d = 2$ the angle $2\pi u_1$; in $d = 3$ the equal-area map of
-  Archimedes, $x_3 = 1 - 2u_1$ and the angle $2\pi u_2$ around the axis (both use
-  $d - 1$ coordinates and keep the sequence's evenness on the sphere); in other dimensions
-  $g = \Phi^{-1}(u)$ coordinatewise (the inverse normal CDF, making $g$ a standard normal
-  vector, which is isotropic) and $x = R\, g / |g|$, from $d$ coordinates;
-- **ball** $|x| \le R$: the radius from one more coordinate $u_0$, $r = R\,u_0$ or
-  $R\,u_0^{1/d}$ following the domain's `radial` setting (as [`pinnkit.Ball`][] draws it),
-  times a direction from the sphere map;
-- **annulus** $R_1 \le |x| \le R_2$: the radius by the inverse CDF of the domain's `radial`
-  law from one coordinate $u_0$, $r = R_1 + (R_2 - R_1) u_0$ (`"uniform"`) or
-  $r = R_2 (\rho^d + (1 - \rho^d) u_0)^{1/d}$, $\rho = R_1/R_2$ (`"volume"`), times a
-  direction from the sphere map; its boundary: $u_0$ picks the sphere ($u_0 < p$: the inner
-  one, $p = 1/2$ for `boundary="equal"`, the inner sphere's share of the area for `"area"`),
-  the other coordinates the direction. With `"equal"` a Sobol batch of $2^m$ points and an
-  even Halton batch have exactly half of their points on each sphere (the first coordinate
-  is stratified into halves).
+an unbiased estimate of its mean over the domain), then mapped to the domain by the
+domain's own map from the unit cube,
+[`interior_from_unit`][pinnkit.AbstractDomain.interior_from_unit] or
+[`boundary_from_unit`][pinnkit.AbstractDomain.boundary_from_unit], with $k$ its
+`interior_coordinates` or `boundary_coordinates`; so they work on every domain, a user's
+own included. Each built-in domain documents its map: a box scales the cube; spheres use
+the angle ($d = 2$), Archimedes' equal-area map ($d = 3$) or normalized inverse-normal-CDF
+vectors; balls and annuli add one coordinate for the radius, following their `radial` law.
 
 **Dimension limits.** The gain over i.i.d. sampling shrinks as the number of coordinates
 $k$ grows: the error bounds behave like $(\log n)^k / n$, which beats $1/\sqrt{n}$ only for
@@ -39,16 +25,14 @@ normal-CDF sphere map spreads a sequence's evenness less well than the $d \le 3$
 import functools
 import math
 import warnings
-from typing import Literal
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.scipy.special import ndtri
 from jaxtyping import Array, Float, UInt
 
-from .._domain.domains import AbstractDomain, Annulus, Ball, Box, Sphere
+from .._domain.domains import AbstractDomain, Where, from_unit, unit_coordinates
 from .._types import Key, Points
 from .base import AbstractSampler
 
@@ -59,115 +43,11 @@ SOBOL_MAX_COORDINATES = 21201
 HALTON_MAX_COORDINATES = 1000
 """Coordinates a Halton sampler accepts (one prime base each; far past where it helps)."""
 
-Where = Literal["interior", "boundary"]
-
-
-# ---------------------------------------------------------------------------------------
-# From the unit cube to the domains.
-
-
-def _sphere_coordinates(dim: int) -> int:
-    return dim - 1 if dim in (2, 3) else dim
-
-
-def _to_sphere(u: Float[Array, "n k"], dim: int, radius: Array | float) -> Points:
-    """Uniform points of $[0, 1)^k$ to uniform points on the sphere of `radius`."""
-    if dim == 2:
-        angle = (2 * math.pi) * u[:, 0]
-        return radius * jnp.stack([jnp.cos(angle), jnp.sin(angle)], axis=-1)
-    if dim == 3:
-        height = 1.0 - 2.0 * u[:, 0]
-        angle = (2 * math.pi) * u[:, 1]
-        ring = jnp.sqrt(jnp.maximum(1.0 - height**2, 0.0))
-        return radius * jnp.stack([ring * jnp.cos(angle), ring * jnp.sin(angle), height], axis=-1)
-    g = ndtri(u)
-    return g * (radius / jnp.linalg.norm(g, axis=-1, keepdims=True))
-
-
-def _ball_radius(u0: Array, ball: Ball) -> Array:
-    return ball.radius * (u0 if ball.radial == "uniform" else u0 ** (1.0 / ball.dim))
-
-
-def _annulus_radius(u0: Array, annulus: Annulus) -> Array:
-    """The inverse CDF of the annulus's radial law (as `Annulus.sample_interior` draws it)."""
-    if annulus.radial == "uniform":
-        return annulus.inner + (annulus.outer - annulus.inner) * u0
-    floor = (annulus.inner / annulus.outer) ** annulus.dim  # underflows to 0 at large d: fine
-    return annulus.outer * (floor + (1.0 - floor) * u0) ** (1.0 / annulus.dim)
-
-
-def _annulus_inner_share(annulus: Annulus) -> float:
-    """The probability of a boundary point on the inner sphere."""
-    if annulus.boundary == "equal":
-        return 0.5
-    # R1^(d-1) / (R1^(d-1) + R2^(d-1)) = 1 / (1 + (R2/R1)^(d-1)), without overflow.
-    log_ratio = (annulus.dim - 1) * (math.log(annulus.outer) - math.log(annulus.inner))
-    return 0.0 if log_ratio > 700 else 1.0 / (1.0 + math.exp(log_ratio))
-
-
-def _to_box_boundary(u: Float[Array, "n k"], box: Box) -> Points:
-    lo, hi = jnp.asarray(box.lower, u.dtype), jnp.asarray(box.upper, u.dtype)
-    d = box.dim
-    widths = hi - lo
-    # Faces in the order (axis 0 low, axis 0 high, axis 1 low, ...), each with its area.
-    areas = jnp.repeat(jnp.prod(widths) / widths, 2)
-    edges = jnp.cumsum(areas) / jnp.sum(areas)
-    face = jnp.minimum(jnp.searchsorted(edges, u[:, 0], side="right"), 2 * d - 1)
-    axis, high = face // 2, face % 2 == 1
-    value = jnp.where(high, hi[axis], lo[axis])
-    if d == 1:
-        return value[:, None]
-    # The other d - 1 coordinates fill the face's free axes in order, skipping `axis`.
-    columns = jnp.arange(d)
-    source = columns[None, :] - (columns[None, :] > axis[:, None])
-    source = jnp.clip(source, 0, d - 2)
-    x = lo + widths * jnp.take_along_axis(u[:, 1:], source, axis=1)
-    return jnp.where(columns[None, :] == axis[:, None], value[:, None], x)
-
-
-def _coordinates(domain: AbstractDomain, where: Where) -> int:
-    """How many unit-cube coordinates the map to `domain` needs."""
-    if isinstance(domain, Box):
-        return domain.dim
-    if isinstance(domain, Sphere) or (isinstance(domain, Ball) and where == "boundary"):
-        return _sphere_coordinates(domain.dim)
-    assert isinstance(domain, Ball | Annulus)
-    return 1 + _sphere_coordinates(domain.dim)
-
-
-def _to_domain(u: Float[Array, "n k"], domain: AbstractDomain, where: Where) -> Points:
-    if isinstance(domain, Box):
-        if where == "boundary":
-            return _to_box_boundary(u, domain)
-        lo, hi = jnp.asarray(domain.lower, u.dtype), jnp.asarray(domain.upper, u.dtype)
-        return lo + (hi - lo) * u
-    if isinstance(domain, Sphere):
-        return _to_sphere(u, domain.dim, domain.radius)
-    if isinstance(domain, Annulus):
-        if where == "boundary":
-            on_inner = u[:, :1] < _annulus_inner_share(domain)
-            radius = jnp.where(on_inner, domain.inner, domain.outer).astype(u.dtype)
-        else:
-            radius = _annulus_radius(u[:, :1], domain)
-        return _to_sphere(u[:, 1:], domain.dim, radius)
-    assert isinstance(domain, Ball)
-    if where == "boundary":
-        return _to_sphere(u, domain.dim, domain.radius)
-    radius = _ball_radius(u[:, :1], domain)
-    return _to_sphere(u[:, 1:], domain.dim, radius)
-
 
 def _check_domain(owner: str, domain: AbstractDomain, where: Where, limit: int) -> None:
-    if not isinstance(domain, Box | Ball | Sphere | Annulus):
-        raise ValueError(
-            f"{owner} maps the unit cube onto a Box, Ball or Sphere (or an Annulus); got "
-            f"{type(domain).__name__} (use UniformSampler for other domains)"
-        )
     if where not in ("interior", "boundary"):
         raise ValueError(f"where must be 'interior' or 'boundary', got {where!r}")
-    if isinstance(domain, Sphere) and where == "boundary":
-        raise ValueError("a Sphere has no boundary; sample its interior (the surface) instead")
-    k = _coordinates(domain, where)
+    k = unit_coordinates(domain, where)
     if k > limit:
         raise ValueError(
             f"{owner} supports at most {limit} coordinates; this domain needs {k} "
@@ -236,7 +116,7 @@ def _to_unit_interval(x: UInt[Array, "n k"], dtype: jnp.dtype) -> Float[Array, "
 
 
 class SobolSampler(AbstractSampler):
-    r"""Randomized Sobol points in a box, a ball, an annulus or on a sphere.
+    r"""Randomized Sobol points on any domain.
 
     Each call draws one randomization of a block of the Sobol sequence: a random block of
     $2^m \ge n$ consecutive indices (a Sobol $(t, m, s)$-net), a random linear matrix
@@ -251,15 +131,17 @@ class SobolSampler(AbstractSampler):
 
     **Arguments:**
 
-    - `domain`: a [`pinnkit.Box`][], [`pinnkit.Ball`][], [`pinnkit.Annulus`][] or
-      [`pinnkit.Sphere`][].
+    - `domain`: any [`pinnkit.AbstractDomain`][], e.g. a [`pinnkit.Box`][],
+      [`pinnkit.Ball`][], [`pinnkit.Annulus`][] or [`pinnkit.Sphere`][]; its
+      `interior_from_unit` or `boundary_from_unit` maps the points to it.
     - `where`: `"interior"` (default) or `"boundary"` (a Sphere has only its interior).
     - `log2_length`: the sequence has $2^K$ points, $K$ = `log2_length` (default 20): the
       largest batch, and the range of random block offsets.
 
-    Raises `ValueError` for another domain, a bad `where`, more than 21,201 unit-cube
-    coordinates, or (when called) a batch larger than $2^K$. In high dimensions
-    quasi-random points bring nothing over i.i.d. ones (module notes).
+    Raises `ValueError` for a bad `where`, a domain without that part (a sphere's
+    boundary), more than 21,201 unit-cube coordinates, or (when called) a batch larger than
+    $2^K$. In high dimensions quasi-random points bring nothing over i.i.d. ones (module
+    notes).
 
     **Reference:** Sobol', "On the distribution of points in a cube and the approximate
     evaluation of integrals", USSR Comput. Math. Math. Phys. 7 (1967); Joe, Kuo,
@@ -287,7 +169,7 @@ class SobolSampler(AbstractSampler):
     @property
     def coordinates(self) -> int:
         """The number of unit-cube coordinates mapped to one point of the domain."""
-        return _coordinates(self.domain, self.where)
+        return unit_coordinates(self.domain, self.where)
 
     def unit_cube(self, key: Key, n: int) -> Float[Array, "n k"]:
         """`n` randomized Sobol points in $(0, 1)^k$, $k$ = `coordinates`."""
@@ -315,7 +197,7 @@ class SobolSampler(AbstractSampler):
         return _to_unit_interval(x, _float_dtype())
 
     def __call__(self, key: Key, batch: int) -> Points:
-        return _to_domain(self.unit_cube(key, batch), self.domain, self.where)
+        return from_unit(self.domain, self.unit_cube(key, batch), self.where)
 
 
 # ---------------------------------------------------------------------------------------
@@ -341,7 +223,7 @@ _HALTON_INDEX_BITS = 30
 
 
 class HaltonSampler(AbstractSampler):
-    r"""Randomized Halton points in a box, a ball, an annulus or on a sphere.
+    r"""Randomized Halton points on any domain.
 
     Coordinate $j$ of point $i$ is the radical inverse of $i$ in the $j$-th prime base $b$:
     the base-$b$ digits of $i$ mirrored behind the radix point. Each call starts at a random
@@ -354,12 +236,14 @@ class HaltonSampler(AbstractSampler):
 
     **Arguments:**
 
-    - `domain`: a [`pinnkit.Box`][], [`pinnkit.Ball`][], [`pinnkit.Annulus`][] or
-      [`pinnkit.Sphere`][].
+    - `domain`: any [`pinnkit.AbstractDomain`][], e.g. a [`pinnkit.Box`][],
+      [`pinnkit.Ball`][], [`pinnkit.Annulus`][] or [`pinnkit.Sphere`][]; its
+      `interior_from_unit` or `boundary_from_unit` maps the points to it.
     - `where`: `"interior"` (default) or `"boundary"` (a Sphere has only its interior).
 
-    Raises `ValueError` for another domain, a bad `where`, more than 1,000 unit-cube
-    coordinates, or (when called) a batch of $2^{29}$ points or more.
+    Raises `ValueError` for a bad `where`, a domain without that part (a sphere's
+    boundary), more than 1,000 unit-cube coordinates, or (when called) a batch of $2^{29}$
+    points or more.
 
     **Reference:** Halton, "On the efficiency of certain quasi-random sequences of points in
     evaluating multi-dimensional integrals", Numer. Math. 2 (1960); Wang, Hickernell,
@@ -381,7 +265,7 @@ class HaltonSampler(AbstractSampler):
     @property
     def coordinates(self) -> int:
         """The number of unit-cube coordinates mapped to one point of the domain."""
-        return _coordinates(self.domain, self.where)
+        return unit_coordinates(self.domain, self.where)
 
     def unit_cube(self, key: Key, n: int) -> Float[Array, "n k"]:
         """`n` randomized Halton points in $(0, 1)^k$, $k$ = `coordinates`."""
@@ -409,4 +293,4 @@ class HaltonSampler(AbstractSampler):
         return jnp.clip(u, finfo.eps / 4, 1.0 - finfo.eps / 2)
 
     def __call__(self, key: Key, batch: int) -> Points:
-        return _to_domain(self.unit_cube(key, batch), self.domain, self.where)
+        return from_unit(self.domain, self.unit_cube(key, batch), self.where)
