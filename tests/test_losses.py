@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import rejected
+from helpers import no_typecheck, rejected
 
 import pinnkit as pk
 from pinnkit.problems import get_problem
@@ -123,3 +123,21 @@ def test_weighted_sum_errors():
         pk.WeightedSum({"a": a}, weights={"residual": 2.0})
     with pytest.raises(ValueError, match="at least one term"):
         pk.WeightedSum({})
+
+
+def test_a_residual_of_the_wrong_shape_is_refused_when_traced(getkey):
+    class VectorResidual(pk.AbstractPDE):
+        operators: tuple = (pk.Laplacian(),)
+
+        def source(self, x):
+            return jnp.zeros(())
+
+        def residual(self, x, u, derivatives, source):
+            (laplacian,) = derivatives
+            return jnp.stack([laplacian, u])  # two numbers where one is needed
+
+    loss = pk.ResidualLoss(VectorResidual(), pk.UniformSampler(pk.Ball(3)), batch_size=4)
+    network = pk.MLP(3, 8, 1, key=getkey())
+    batch = loss.sample(getkey())
+    with no_typecheck(), pytest.raises(ValueError, match=r"residual must return a scalar"):
+        loss(network, batch, getkey())

@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import NETWORK_FACTORIES, random_points, rejected
+from helpers import NETWORK_FACTORIES, no_typecheck, random_points, rejected
 
 import pinnkit as pk
 from pinnkit._network.mlp import _ACTIVATIONS
@@ -95,10 +95,11 @@ def test_bad_activation_lists_valid_names(getkey):
         assert name in str(info.value)
 
 
-@pytest.mark.parametrize("sizes", [(0, 8, 1), (3, 0, 1), (3, 8, -1)])
+@pytest.mark.parametrize("sizes", [(0, 8, 1), (3, 0, 1), (3, 8, -1), (4, 2.5, 1), (4, True, 1)])
 def test_bad_sizes(sizes, getkey):
+    # As users meet it: a clear error, not one from inside jax.random.
     in_size, width, depth = sizes
-    with pytest.raises(ValueError, match="MLP needs"):
+    with no_typecheck(), pytest.raises(ValueError, match="MLP needs an integer in_size >= 1"):
         pk.MLP(in_size, width, depth, key=getkey())
 
 

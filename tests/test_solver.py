@@ -269,3 +269,33 @@ def test_every_result_prints_its_name():
 def test_result_name_refuses_other_values():
     with pytest.raises(ValueError, match="RESULTS item"):
         pk.result_name("successful")
+
+
+@pytest.mark.parametrize(
+    "solution, match",
+    [
+        (lambda x: jnp.log(x[0]), "not finite"),  # NaN where x[0] < 0
+        (lambda x: 0.0 * x[0], "zero at every test point"),
+        (lambda x: x, "a scalar per point"),
+    ],
+)
+def test_a_bad_exact_solution_is_refused_before_training(solution, match, getkey):
+    problem = get_problem("poisson-two-body", 3, getkey())
+    sampler = pk.UniformSampler(pk.Ball(3))
+    test_set = pk.TestSet(sampler, solution, getkey(), size=100)
+    network = problem.network(getkey(), width=8, depth=1)
+    calls = []
+    loss = problem.loss(batch_size=8)
+    with pytest.raises(ValueError, match=match):
+        pk.PINNSolver(loss).solve(
+            network, 5, getkey(), test_set=test_set, progress=False, callback=calls.append
+        )
+    assert not calls  # refused before any step
+
+
+def test_a_sampler_of_another_dimension_is_refused_before_training(getkey):
+    problem = get_problem("poisson-two-body", 4, getkey())
+    loss = pk.ResidualLoss(problem.pde, pk.UniformSampler(pk.Ball(5)), pk.STDE(2), batch_size=8)
+    network = problem.network(getkey(), width=8, depth=1)
+    with pytest.raises(ValueError, match="dimension 5, but the network takes 4"):
+        pk.PINNSolver(loss).solve(network, 5, getkey(), progress=False)

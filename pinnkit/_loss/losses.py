@@ -137,7 +137,14 @@ class ResidualLoss(AbstractLoss):
 
         def one(x: Point, source: Scalar, k: Key) -> Scalar:
             u, derivatives = self.estimator(model, x, self.pde.operators, k)
-            return self.pde.residual(x, u, derivatives, source)
+            residual = jnp.asarray(self.pde.residual(x, u, derivatives, source))
+            if residual.shape != ():  # known when traced, before any step
+                raise ValueError(
+                    f"{type(self.pde).__name__}.residual must return a scalar at one point, "
+                    f"got shape {residual.shape}: reduce it (e.g. a sum over components) or "
+                    "split the PDE into several ResidualLoss terms"
+                )
+            return residual
 
         n = batch.points.shape[0]
         if self.sharing == "point" and isinstance(self.estimator, AbstractStochasticEstimator):

@@ -40,10 +40,12 @@ def check_sizes(owner: str, **sizes: int) -> None:
     bad = {
         name: value
         for name, value in sizes.items()
-        if not isinstance(value, int) or value < (0 if name == "depth" else 1)
+        if isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < (0 if name == "depth" else 1)
     }
     if bad:
-        wanted = ", ".join(f"{name} >= {0 if name == 'depth' else 1}" for name in sizes)
+        wanted = ", ".join(f"an integer {name} >= {0 if name == 'depth' else 1}" for name in sizes)
         got = ", ".join(f"{name}={value!r}" for name, value in sizes.items())
         raise ValueError(f"{owner} needs {wanted}; got {got}")
 

@@ -12,7 +12,13 @@ from .._taylor.base import AbstractTaylorMode, Series, coordinate_jets, directio
 from .._taylor.products import scaled_jets, scaled_line
 from .._types import Point
 from .base import AbstractNetwork, check_input
-from .layers import _ACTIVATIONS as _ACTIVATIONS, Initialization, linear_layers, resolve_activation
+from .layers import (
+    _ACTIVATIONS as _ACTIVATIONS,
+    Initialization,
+    check_sizes,
+    linear_layers,
+    resolve_activation,
+)
 
 
 class MLP(AbstractNetwork, AbstractTaylorMode):
@@ -45,10 +51,7 @@ class MLP(AbstractNetwork, AbstractTaylorMode):
         *,
         key: PRNGKeyArray,
     ):
-        if in_size < 1 or width < 1 or depth < 0:
-            raise ValueError(
-                f"MLP needs in_size >= 1, width >= 1, depth >= 0; got {in_size}, {width}, {depth}"
-            )
+        check_sizes("MLP", in_size=in_size, width=width, depth=depth)
         sizes = [in_size] + [width] * depth + [1]
         keys = jax.random.split(key, len(sizes) - 1)
         self.layers = linear_layers(sizes, keys, initialization)

@@ -16,6 +16,7 @@ from jaxtyping import Array, PyTree
 
 from .._loss.losses import AbstractLoss
 from .._network.base import AbstractNetwork
+from .._sampler.base import AbstractSampler
 from .._types import Key
 from . import lbfgs
 from .checkpoint import digest
@@ -134,6 +135,9 @@ class PINNSolver(eqx.Module):
         checkpoint).
         """
         _check_solve_arguments(network, steps, checkpoint_every, resume, checkpoint_dir)
+        check_dimensions(self.loss, network, test_set)
+        if test_set is not None:
+            test_set.check_solution()
         training = self._start(network, steps, key, time.perf_counter())
         training.test_set, training.callback = test_set, callback
         if checkpoint_every is not None:
@@ -279,6 +283,24 @@ def _check_solve_arguments(
         raise ValueError(f"checkpoint_every must be >= 1, got {checkpoint_every}")
     if resume and checkpoint_dir is None:
         raise ValueError("resume=True needs a checkpoint_dir to resume from")
+
+
+def check_dimensions(loss: AbstractLoss, network: Any, test_set: TestSet | None) -> None:
+    """Raise `ValueError` when a sampler of the loss (or the test set) draws points of
+    another dimension than the network takes: known before any step."""
+    in_size = getattr(network, "in_size", None)
+    if not isinstance(in_size, int):
+        return
+    samplers = jax.tree_util.tree_leaves(
+        (loss, test_set), is_leaf=lambda node: isinstance(node, AbstractSampler)
+    )
+    for sampler in samplers:
+        if isinstance(sampler, AbstractSampler) and sampler.dim != in_size:
+            raise ValueError(
+                f"the {type(sampler).__name__} draws points of dimension {sampler.dim}, but "
+                f"the network takes {in_size}: give the sampler's domain the problem's "
+                "dimension (for a space-time network, space plus one)"
+            )
 
 
 def _make_chunk(

@@ -60,6 +60,28 @@ class TestSet(eqx.Module):
         dim = self.sampler.dim
         return points_per_chunk(self.size, dim, self.chunk_size, self.max_chunk_numbers)
 
+    def check_solution(self) -> None:
+        """Raise `ValueError` unless the exact solution is finite, and not zero everywhere, on
+        the first chunk of test points (a relative error against it would be NaN). Solvers
+        call this before training."""
+        x = self.sampler(jax.random.fold_in(self.key, 0), self.points_per_chunk)
+        exact = jax.vmap(self.solution)(x)
+        if exact.shape != x.shape[:1]:
+            raise ValueError(
+                f"the test set's solution must return a scalar per point, got shape "
+                f"{exact.shape[1:]}"
+            )
+        if not bool(jnp.all(jnp.isfinite(exact))):
+            raise ValueError(
+                "the test set's exact solution is not finite at some test points (NaN or "
+                "inf): check `solution`, or the sampler's domain"
+            )
+        if not bool(jnp.any(exact != 0)):
+            raise ValueError(
+                "the test set's exact solution is zero at every test point, so relative "
+                "errors are undefined: compare against a nonzero solution"
+            )
+
     @eqx.filter_jit
     def errors(self, model: Callable[[Point], Scalar]) -> dict[str, Float[Array, ""]]:
         r"""Relative errors of `model`: $\|u - u^*\|_2 / \|u^*\|_2$ and the same in $L^1$."""
