@@ -320,3 +320,35 @@ def test_resume_with_another_configuration_fails_clearly(tmp_path):
         )
     assert fresh.steps == 20
     assert json.loads((tmp_path / "checkpoint.json").read_text())["step"] == 20
+
+
+def _poisson_and_allen_cahn(tmp_path):
+    """Two losses with the same arrays and layout (the same seed and dimension) but
+    different PDEs, and a checkpoint written with the first."""
+    from pinnkit.problems import get_problem
+
+    poisson = get_problem("poisson-two-body", 3, jax.random.key(0))
+    allen_cahn = get_problem("allen-cahn-two-body", 3, jax.random.key(0))
+    network = poisson.network(jax.random.key(1), width=8, depth=1)
+    kwargs = dict(progress=False, checkpoint_dir=tmp_path)
+    pk.PINNSolver(poisson.loss(batch_size=8), log_every=5).solve(
+        network, 10, jax.random.key(2), **kwargs
+    )
+    return allen_cahn, network, kwargs
+
+
+def test_resume_with_the_loss_of_another_pde_fails_clearly(tmp_path):
+    allen_cahn, network, kwargs = _poisson_and_allen_cahn(tmp_path)
+    solver = pk.PINNSolver(allen_cahn.loss(batch_size=8), log_every=5)
+    with pytest.raises(ValueError, match="what differs: loss_types"):
+        solver.solve(network, 10, jax.random.key(2), resume=True, **kwargs)
+
+
+def test_an_edited_checkpoint_record_is_refused(tmp_path):
+    _, network, kwargs = _poisson_and_allen_cahn(tmp_path)
+    path = tmp_path / "checkpoint.json"
+    record = json.loads(path.read_text())
+    record["step"] = 5  # as if edited by hand: the arrays are those of step 10
+    path.write_text(json.dumps(record))
+    with pytest.raises(pk.CheckpointError, match="does not match its own checksum"):
+        pk.checkpoint_metadata(tmp_path)

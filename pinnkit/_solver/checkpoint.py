@@ -12,6 +12,7 @@ Also here: the fingerprint digests a solver compares before resuming (`digest`,
 request to save and stop.
 """
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -114,6 +115,7 @@ def save_checkpoint(directory: str | os.PathLike, tree: PyTree, metadata: dict[s
         "arrays": name,
         "sha256": hashlib.sha256(data).hexdigest(),
     }
+    record["metadata_sha256"] = _metadata_sha256(record)
     _write_synced(folder / METADATA, (json.dumps(record, indent=1) + "\n").encode())
     _sync_folder(folder)
     for old in folder.glob("checkpoint-*.eqx"):
@@ -141,7 +143,19 @@ def checkpoint_metadata(directory: str | os.PathLike) -> dict[str, Any] | None:
         raise CheckpointError(f"cannot read checkpoint metadata {path}: {error}") from error
     if not isinstance(record, dict) or record.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a pinnkit checkpoint (format {FORMAT})")
+    # Checkpoints written before the metadata had a checksum carry none.
+    if "metadata_sha256" in record and record["metadata_sha256"] != _metadata_sha256(record):
+        raise CheckpointError(
+            f"{path} does not match its own checksum: it was edited or damaged after it was "
+            "written. Restore it, or start over without resuming"
+        )
     return record
+
+
+def _metadata_sha256(record: dict[str, Any]) -> str:
+    """The checksum of a metadata record, over everything but the checksum itself."""
+    rest = {k: v for k, v in record.items() if k != "metadata_sha256"}
+    return hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()
 
 
 def load_checkpoint(
@@ -219,6 +233,31 @@ def digest(tree: PyTree, *, values: bool) -> str:
     return h.hexdigest()[:16]
 
 
+def module_types(tree: PyTree) -> str:
+    """A short digest of the classes of the Equinox modules in `tree`, nested, with their
+    static fields of plain values: a loss of another PDE class, or the same class with
+    another static setting, gives another digest where `digest` alone may not."""
+    h = hashlib.sha256()
+
+    def visit(node: Any) -> None:
+        parts = jax.tree_util.tree_leaves(
+            node, is_leaf=lambda x: x is not node and isinstance(x, eqx.Module)
+        )
+        for part in parts:
+            if not isinstance(part, eqx.Module):
+                continue
+            h.update(f"{type(part).__module__}.{type(part).__qualname__}(".encode())
+            for field in dataclasses.fields(part):
+                value = getattr(part, field.name, None)
+                if field.metadata.get("static") and isinstance(value, str | int | float | bool):
+                    h.update(f"{field.name}={value!r},".encode())
+            visit(part)
+            h.update(b")")
+
+    visit(tree)
+    return h.hexdigest()[:16]
+
+
 def check_fingerprint(folder: Path, saved: dict[str, Any], now: dict[str, Any]) -> None:
     """Raise a `CheckpointError` naming every entry (and every `config` setting) in which
     the fingerprint `saved` with a checkpoint in `folder` differs from `now`."""
@@ -226,10 +265,11 @@ def check_fingerprint(folder: Path, saved: dict[str, Any], now: dict[str, Any]) 
     # A `config` setting at None counts as unset, so that an option added after a checkpoint
     # was written (its default None) does not block resuming it.
     saved_config, now_config = saved.pop("config", None) or {}, now.pop("config", None) or {}
+    # An entry the checkpoint lacks was added to fingerprints after it was written: unchecked.
     differ = [
         (name, saved.get(name), now.get(name))
         for name in sorted(set(saved) | set(now))
-        if saved.get(name) != now.get(name)
+        if name in saved and saved.get(name) != now.get(name)
     ]
     differ += [
         (f"config[{name!r}]", saved_config.get(name), now_config.get(name))

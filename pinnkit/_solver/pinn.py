@@ -19,7 +19,7 @@ from .._network.base import AbstractNetwork
 from .._sampler.base import AbstractSampler
 from .._types import Key
 from . import lbfgs
-from .checkpoint import digest
+from .checkpoint import digest, module_types
 from .optimizers import make_optimizer
 from .parallel import replicate, split_batch
 from .reference import TestSet
@@ -259,6 +259,8 @@ class PINNSolver(eqx.Module):
             "learning_rate": self.learning_rate if self.optimizer is None else None,
             "network": digest(network, values=True),
             "loss": digest(self.loss, values=True),
+            "loss_types": module_types(self.loss),
+            "network_types": module_types(network),
             "batch": digest(jax.eval_shape(self.loss.sample, key), values=False),
             "optimizer_state": digest(state[1], values=False),
             "loss_state": digest(state[2], values=False),
