@@ -25,6 +25,7 @@ from .reports import (
     check_positive,
     parse_dims,
     parse_estimators,
+    parse_names,
     pyplot,
     save_figure,
     write_reports,
@@ -397,16 +398,7 @@ def _parse_seeds(text: str) -> list[int]:
 def _parse_problems(text: str) -> list[str]:
     from ..problems import PROBLEMS
 
-    names = list(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
-    unknown = [name for name in names if name not in PROBLEMS]
-    if unknown:
-        raise ValueError(
-            f"unknown problem{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
-            f"valid names: {', '.join(PROBLEMS)}"
-        )
-    if not names:
-        raise ValueError("--problems is empty")
-    return names
+    return parse_names(text, list(PROBLEMS), "problem")
 
 
 def run_accuracy(args: argparse.Namespace) -> int:

@@ -24,22 +24,28 @@ def parse_dims(text: str) -> list[int]:
     return sorted(set(dims))
 
 
+def parse_names(text: str, valid: Sequence[str], what: str) -> list[str]:
+    """Parse a comma list of names among `valid` (duplicates dropped, order kept); `what`
+    names the option in errors (`"estimator"` for `--estimators`)."""
+    names = list(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
+    unknown = [name for name in names if name not in valid]
+    if unknown:
+        raise ValueError(
+            f"unknown {what}{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
+            f"valid names: {', '.join(valid)}"
+        )
+    if not names:
+        raise ValueError(f"--{what}s is empty")
+    return names
+
+
 def parse_estimators(text: str | None) -> list[str]:
     """Parse a comma list of registered estimator names; `None` means all of them."""
     from .._estimator.registry import ESTIMATORS
 
     if text is None:
         return list(ESTIMATORS)
-    names = [name.strip() for name in text.split(",") if name.strip()]
-    unknown = [name for name in names if name not in ESTIMATORS]
-    if unknown:
-        raise ValueError(
-            f"unknown estimator{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
-            f"valid names: {', '.join(ESTIMATORS)}"
-        )
-    if not names:
-        raise ValueError("--estimators is empty")
-    return list(dict.fromkeys(names))
+    return parse_names(text, list(ESTIMATORS), "estimator")
 
 
 # ------------------------------------------------------------------------------ worker

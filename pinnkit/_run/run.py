@@ -88,16 +88,15 @@ def run(config: RunConfig) -> RunResult:
     check_output_folder(out)
     import jax
 
+    out.mkdir(parents=True, exist_ok=True)
     with jax.enable_x64(config.precision == "float64"):
         if parabolic:
             from .parabolic import run_parabolic
 
-            out.mkdir(parents=True, exist_ok=True)
             result = run_parabolic(config, out)
         else:
             from .elliptic import run_elliptic
 
-            out.mkdir(parents=True, exist_ok=True)
             result = run_elliptic(config, out)
         result.save(out)
     return result
