@@ -133,9 +133,9 @@ from ._timestepping.galerkin import (
 from ._timestepping.mol import (
     MethodOfLines as MethodOfLines,
     MOLSolution as MOLSolution,
-    radial_reference as radial_reference,
 )
 
 
 __version__ = "0.1.0"
 from . import problems as problems  # noqa: E402  (after the names it uses)
+from .problems import radial_reference as radial_reference  # noqa: E402

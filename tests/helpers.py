@@ -81,8 +81,11 @@ NETWORK_FACTORIES: dict[str, Callable[[int, jax.Array], pk.AbstractNetwork]] = {
 }
 """Small random networks: `factory(dim, key)`."""
 
-PROBLEM_NAMES: list[str] = list(PROBLEMS)
-"""Every registered problem name."""
+ELLIPTIC_PROBLEMS: list[str] = [
+    name for name, spec in PROBLEMS.items() if spec.answer == "solution" and spec.max_dim is None
+]
+"""The registered elliptic and high-order problems (instances of `pinnkit.problems.Problem`):
+the unit-ball suite and the biharmonic annulus."""
 
 
 def random_point(key, dim: int, scale: float = 0.6) -> jax.Array:

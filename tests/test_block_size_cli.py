@@ -34,7 +34,7 @@ def test_block_size_is_used_and_recorded(tmp_path):
 @pytest.mark.parametrize(
     "block, message",
     [
-        ("4", "--block-size must divide the dimension 6, got 4"),
+        ("4", "--block-size must divide the network's 6 inputs, got 4"),
         ("0", "--block-size must be an integer >= 1, got 0"),
     ],
 )

@@ -7,7 +7,7 @@ import pytest
 from helpers import rejected
 
 import pinnkit as pk
-from pinnkit.problems import get_parabolic_problem
+from pinnkit.problems import get_problem
 
 
 T = 0.3
@@ -83,10 +83,10 @@ def test_samples_round_up_to_whole_chunks_and_the_key_fixes_them():
 
 def test_problem_method_uses_the_network_dimension():
     # Heat (f = 0): the read-out is E g(X_T) whatever the network, here the exact 2dT = 1.2.
-    problem = get_parabolic_problem("heat-quadratic", 2)
-    network = problem.space_time_network(jax.random.key(0), width=8, depth=1)
+    problem = get_problem("heat-quadratic", 2)
+    network = problem.network(jax.random.key(0), width=8, depth=1)
     est = problem.feynman_kac_value(network, jax.random.key(1), samples=2**14)
-    assert problem.reference == pytest.approx(1.2)
+    assert problem.reference_value() == pytest.approx(1.2)
     assert abs(est.value - 1.2) < 5 * est.stderr and est.stderr < 0.02
 
 
@@ -96,5 +96,5 @@ def test_bad_input():
     rejected(lambda: pk.feynman_kac_value(u, g, f, 0.0, key, origin=origin), "horizon")
     rejected(lambda: pk.feynman_kac_value(u, g, f, T, key, samples=0, origin=origin), "samples")
     rejected(lambda: pk.feynman_kac_value(u, g, f, T, key), "pass origin")
-    network = get_parabolic_problem("heat-quadratic", 3).space_time_network(jax.random.key(0))
+    network = get_problem("heat-quadratic", 3).network(jax.random.key(0))
     rejected(lambda: pk.feynman_kac_value(network, g, f, T, key, origin=origin), "size 4")

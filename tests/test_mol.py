@@ -7,10 +7,9 @@ import numpy as np
 import pytest
 
 import pinnkit as pk
-from pinnkit import Box
+from pinnkit import Box, MethodOfLines, MOLSolution, radial_reference
 from pinnkit._solver.solution import SolveError
 from pinnkit._timestepping.discretization import FiniteDifference, Fourier, Radial
-from pinnkit._timestepping.mol import MethodOfLines, MOLSolution, radial_reference
 
 
 def _slope(hs, errors) -> float:

@@ -1,10 +1,10 @@
-"""Every registered problem: its closed-form source matches autodiff of its solution."""
+"""The elliptic problems: the closed-form source matches autodiff of the solution."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import PROBLEM_NAMES, random_points
+from helpers import ELLIPTIC_PROBLEMS, random_points
 
 import pinnkit as pk
 from pinnkit.problems import PROBLEMS, get_problem
@@ -22,7 +22,7 @@ def dims(name):
     return sorted({PROBLEMS[name].min_dim, 6})
 
 
-CASES = [(name, d) for name in PROBLEM_NAMES for d in dims(name)]
+CASES = [(name, d) for name in ELLIPTIC_PROBLEMS for d in dims(name)]
 
 
 @pytest.mark.parametrize("name, dim", CASES)
@@ -52,7 +52,7 @@ def test_source_matches_autodiff(name, dim, x64, getkey):
     assert float(jnp.max(jnp.abs(source))) > 1e-3
 
 
-@pytest.mark.parametrize("name", PROBLEM_NAMES)
+@pytest.mark.parametrize("name", ELLIPTIC_PROBLEMS)
 def test_pieces_fit_together(name, getkey):
     dim = PROBLEMS[name].min_dim + 1
     problem = get_problem(name, dim, getkey())
@@ -76,7 +76,7 @@ def test_pieces_fit_together(name, getkey):
     assert PROBLEMS[name].description
 
 
-@pytest.mark.parametrize("name", PROBLEM_NAMES)
+@pytest.mark.parametrize("name", ELLIPTIC_PROBLEMS)
 def test_too_small_dimension(name):
     spec = PROBLEMS[name]
     with pytest.raises(ValueError, match=f"{name} needs dim >= {spec.min_dim}, got"):
@@ -86,12 +86,12 @@ def test_too_small_dimension(name):
 def test_unknown_name_lists_valid_names():
     with pytest.raises(ValueError, match="unknown problem 'heat'") as info:
         get_problem("heat", 3)
-    for name in PROBLEM_NAMES:
+    for name in ELLIPTIC_PROBLEMS:
         assert name in str(info.value)
 
 
 def test_default_dimension():
-    name = PROBLEM_NAMES[0]
+    name = ELLIPTIC_PROBLEMS[0]
     assert get_problem(name).dim == PROBLEMS[name].default_dim
 
 

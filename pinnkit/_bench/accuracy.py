@@ -396,9 +396,12 @@ def _parse_seeds(text: str) -> list[int]:
 
 
 def _parse_problems(text: str) -> list[str]:
+    """The problems named in `text`: those whose answer is the solution everywhere (the
+    accuracy grid reports `rel_l2`) and that take any dimension."""
     from ..problems import PROBLEMS
 
-    return parse_names(text, list(PROBLEMS), "problem")
+    names = [n for n, s in PROBLEMS.items() if s.answer == "solution" and s.max_dim is None]
+    return parse_names(text, names, "problem")
 
 
 def run_accuracy(args: argparse.Namespace) -> int:
@@ -411,8 +414,10 @@ def run_accuracy(args: argparse.Namespace) -> int:
     estimators = parse_estimators(args.estimators)
     seeds = _parse_seeds(args.seeds)
     for problem in problems:
-        if dims[0] < PROBLEMS[problem].min_dim:
-            raise ValueError(f"{problem} needs dims >= {PROBLEMS[problem].min_dim}, got {dims[0]}")
+        spec = PROBLEMS[problem]
+        for dim in dims:
+            if not spec.defined_in(dim):
+                raise ValueError(f"{problem} needs dims {spec.dims}, got {dim}")
     check_positive(args, ("steps", "batch", "samples", "width", "depth", "eval_every", "test_size"))
 
     def report(records: list[dict[str, Any]]) -> None:

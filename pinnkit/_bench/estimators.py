@@ -128,19 +128,21 @@ def run_worker(spec: dict[str, Any], started: float | None = None) -> dict[str, 
     import jax
     import jax.numpy as jnp
 
+    from .._estimator.base import AbstractStochasticEstimator
     from .._estimator.registry import make_estimator
-    from ..problems import get_problem
+    from ..problems import Problem, get_problem
 
     key = jax.random.key(spec["seed"])
     problem_key, network_key, batch_key, step_key = jax.random.split(key, 4)
     problem = get_problem(spec.get("problem", PROBLEM), spec["dim"], problem_key)
+    if not isinstance(problem, Problem):
+        raise ValueError(f"bench estimators measures the elliptic problems, not {problem.name!r}")
     model = problem.network(network_key, width=spec["width"], depth=spec["depth"])
     name = spec["estimator"]
     estimator = None
     if name is not None:
-        estimator = make_estimator(
-            name, spec["samples"] if make_estimator(name).is_random else None
-        )
+        stochastic = isinstance(make_estimator(name), AbstractStochasticEstimator)
+        estimator = make_estimator(name, spec["samples"] if stochastic else None)
     loss = problem.loss(estimator, batch_size=spec["batch"])
     batch = jax.block_until_ready(eqx.filter_jit(loss.sample)(batch_key))
     repeats = spec["repeats"]
@@ -190,7 +192,9 @@ def run_worker(spec: dict[str, Any], started: float | None = None) -> dict[str, 
     record["ms_per_step"] = statistics.median(step_ms)
     record["floor_ms_per_step"] = statistics.median(floor_ms)
     record["ratio_to_floor"] = record["ms_per_step"] / record["floor_ms_per_step"]
-    record["samples"] = spec["samples"] if estimator is not None and estimator.is_random else None
+    record["samples"] = (
+        spec["samples"] if isinstance(estimator, AbstractStochasticEstimator) else None
+    )
     return record
 
 

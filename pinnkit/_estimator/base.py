@@ -32,22 +32,6 @@ class AbstractEstimator(eqx.Module):
     say) by its class name.
     """
 
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if "is_random" in vars(cls):
-            raise TypeError(
-                f"{cls.__name__} sets is_random; an estimator that draws from its key "
-                "subclasses pinnkit.AbstractStochasticEstimator instead"
-            )
-
-    @property
-    def is_random(self) -> bool:
-        """Whether this estimator draws from its key: `isinstance(self,
-        AbstractStochasticEstimator)`, read-only. Kept for the callers that have not moved to
-        the `isinstance` check yet (the benchmark runners and `NeuralGalerkin`); new code
-        should use the check, and subclasses cannot set it."""
-        return isinstance(self, AbstractStochasticEstimator)
-
     @abc.abstractmethod
     def supports(self, operator: AbstractOperator) -> bool:
         """Whether this estimator can evaluate `operator` (never a `Sum` or `Scaled`)."""

@@ -49,7 +49,7 @@ class HardInitial(AbstractNetwork, AbstractTaylorMode):
     [`pinnkit.TimeDerivative`][]; at $t = t_0$ the output is $g(x)$ whatever the parameters,
     so no initial-condition loss is needed. With `initial_time` $= T$ the same network imposes
     the terminal data $u(x, T) = g(x)$ of a backward problem exactly (the sign of $t - T$ is
-    the network's to learn); see `ParabolicProblem.space_time_network(..., terminal="hard")`.
+    the network's to learn); see `ParabolicProblem.network(..., terminal="hard")`.
 
     Taylor mode ([`pinnkit.AbstractTaylorMode`][]): the jets of $t - t_0$ are written down
     (it is linear), the network's come from its own fast path where it has one, $g$'s from

@@ -1,4 +1,5 @@
-"""A run on an elliptic (or high-order) problem: fit the offset, train, refine, report."""
+"""A run on a problem whose answer is the solution everywhere (the elliptic and high-order
+problems, KdV): fit the offset, train, refine, report."""
 
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +14,7 @@ from .._solver.offset import fit_output_offset, output_bias
 from .._solver.optimizers import make_optimizer
 from .._solver.pinn import RESULTS, PINNSolver
 from .._solver.solution import Solution, result_name
-from ..problems import get_problem
+from ..problems import KdVProblem, Problem, get_problem
 from .config import RunConfig, check_samples
 from .result import RunResult, peak_rss_mb
 
@@ -88,8 +89,8 @@ def _refine(config, problem, estimator, mesh, adam: Solution, train_key, test_se
 
 
 def run_elliptic(config: RunConfig, out: Path) -> RunResult:
-    """Train a network on the elliptic problem `config.problem`, checkpointing into
-    `out/checkpoint`, and return the result (not yet saved)."""
+    """Train a network on the problem `config.problem` (its answer the solution everywhere),
+    checkpointing into `out/checkpoint`, and return the result (not yet saved)."""
     estimator = make_estimator(config.estimator, config.samples)
     optimizer = make_optimizer(config.optimizer, config.lr, config.steps, config.schedule)
     mesh = _mesh(config.devices)
@@ -99,10 +100,14 @@ def run_elliptic(config: RunConfig, out: Path) -> RunResult:
     prng = config.prng or "threefry"
     train_key, test_key = with_prng(train_key, prng), with_prng(test_key, prng)
     problem = get_problem(config.problem, config.dim, problem_key)
+    if not isinstance(problem, Problem | KdVProblem):
+        raise TypeError(f"{config.problem!r} has no exact solution to train against")
     check_samples(config, getattr(estimator, "num_samples", None), problem.dim)
-    if config.block_size is not None and problem.dim % config.block_size:
+    inputs = problem.sampler.dim
+    if config.block_size is not None and inputs % config.block_size:
         raise ValueError(
-            f"RunConfig.block_size must divide the dimension {problem.dim}, got {config.block_size}"
+            f"RunConfig.block_size must divide the network's {inputs} inputs, "
+            f"got {config.block_size}"
         )
     network = problem.network(
         network_key, width=config.width, depth=config.depth, block_size=config.block_size

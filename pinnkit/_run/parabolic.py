@@ -29,7 +29,7 @@ from .._solver.solution import result_name
 from .._timestepping.discretization import Radial
 from .._timestepping.galerkin import NeuralGalerkin
 from .._timestepping.mol import MethodOfLines
-from ..problems import MONTE_CARLO_REFERENCES, ParabolicProblem, get_parabolic_problem
+from ..problems import MONTE_CARLO_REFERENCES, ParabolicProblem, get_problem
 from .config import RunConfig, check_samples, refuse_elliptic_options
 from .result import RunResult, peak_rss_mb
 
@@ -60,7 +60,8 @@ class _Solved:
     note: str = ""
 
 
-def _mol(problem: ParabolicProblem, config: RunConfig) -> _Solved:
+def _mol(problem: ParabolicProblem, config: RunConfig, reference: float | None) -> _Solved:
+    del reference
     if not problem.radial:
         raise ValueError(
             f"method 'mol' needs a problem that depends on x only through |x| (the radial "
@@ -95,10 +96,9 @@ def _mol(problem: ParabolicProblem, config: RunConfig) -> _Solved:
     )
 
 
-def _tracker(problem: ParabolicProblem) -> TestSet | None:
+def _tracker(problem: ParabolicProblem, reference: float | None) -> TestSet | None:
     """The relative error of $u(0, 0)$ as the error of a one-point test set at the origin
     $z = 0$ (Brownian points at time 0 are the origin)."""
-    reference = problem.reference
     if reference is None:
         return None
     return TestSet(
@@ -123,9 +123,9 @@ def _pinn_log(config: RunConfig) -> Callable[[int, dict[str, float]], None]:
 
 
 def pinn_loss(problem: ParabolicProblem, config: RunConfig, estimator):
-    """The space-time loss the PINN trains on: `problem.space_time_loss` with the
+    """The space-time loss the PINN trains on: `problem.loss` with the
     configuration's batch, terminal, unbiased and sharing (unset: the default)."""
-    return problem.space_time_loss(
+    return problem.loss(
         estimator,
         batch_size=config.batch,
         terminal=config.terminal or "soft",
@@ -134,7 +134,9 @@ def pinn_loss(problem: ParabolicProblem, config: RunConfig, estimator):
     )
 
 
-def _pinn_errors(problem: ParabolicProblem, network, config: RunConfig, key) -> dict:
+def _pinn_errors(
+    problem: ParabolicProblem, network, config: RunConfig, key, reference: float | None
+) -> dict:
     """Relative errors over Brownian points (closed forms only) and the Feynman–Kac value."""
     metrics: dict[str, float | None] = {}
     if problem.solution is not None:
@@ -149,7 +151,6 @@ def _pinn_errors(problem: ParabolicProblem, network, config: RunConfig, key) -> 
     fk = None
     if readout:  # u(0, 0) from the network along the paths (pinnkit.feynman_kac_value)
         estimate = problem.feynman_kac_value(network, jax.random.fold_in(key, 2), samples=readout)
-        reference = problem.reference
         fk = {
             "value": estimate.value,
             "stderr": estimate.stderr,
@@ -161,7 +162,7 @@ def _pinn_errors(problem: ParabolicProblem, network, config: RunConfig, key) -> 
     return {"metrics": metrics, "feynman_kac": fk}
 
 
-def _pinn(problem: ParabolicProblem, config: RunConfig) -> _Solved:
+def _pinn(problem: ParabolicProblem, config: RunConfig, reference: float | None) -> _Solved:
     terminal = config.terminal or "soft"
     average = 0.0 if config.average is None else config.average
     estimator = make_estimator(config.estimator, config.samples)
@@ -169,7 +170,7 @@ def _pinn(problem: ParabolicProblem, config: RunConfig) -> _Solved:
     loss = pinn_loss(problem, config, estimator)
     key = jax.random.key(config.seed)
     network_key, train_key = jax.random.split(key)
-    network = problem.space_time_network(
+    network = problem.network(
         network_key, width=config.width, depth=config.depth, terminal=terminal
     )
     averaged = int(round(average * config.steps))
@@ -185,7 +186,7 @@ def _pinn(problem: ParabolicProblem, config: RunConfig) -> _Solved:
         network,
         config.steps,
         train_key,
-        test_set=_tracker(problem),
+        test_set=_tracker(problem, reference),
         progress=config.progress,
         callback=_pinn_log(config),
     )
@@ -200,7 +201,7 @@ def _pinn(problem: ParabolicProblem, config: RunConfig) -> _Solved:
     history = {k: np.asarray(v).tolist() for k, v in solution.history.items()}
     history["rel_error"] = history.pop("rel_l2", [])
     history.pop("rel_l1", None)
-    errors = _pinn_errors(problem, solution.network, config, key)
+    errors = _pinn_errors(problem, solution.network, config, key, reference)
     return _Solved(
         value=float(values[0]),
         times=times,
@@ -239,7 +240,7 @@ class _RadialMLP(AbstractNetwork):
         return self.mlp(jnp.sum(x**2, keepdims=True) / self.scale)
 
 
-def _galerkin(problem: ParabolicProblem, config: RunConfig) -> _Solved:
+def _galerkin(problem: ParabolicProblem, config: RunConfig, reference: float | None) -> _Solved:
     """Neural Galerkin in forward time: fit a network to g with `steps` Adam steps (learning
     rate `lr`, `batch` points per step), then evolve its parameters to T with `NeuralGalerkin`:
     `batch` points per step drawn uniformly in radius from a ball that holds the Brownian
@@ -247,6 +248,7 @@ def _galerkin(problem: ParabolicProblem, config: RunConfig) -> _Solved:
     network is an MLP (`width`, `depth`) of $x$, or, for a radial problem, of $|x|^2$. When it
     has more than `batch`/2 parameters, each step updates a random subset of `batch`/2 of them
     (randomized sparse Neural Galerkin)."""
+    del reference
     estimator = make_estimator(config.estimator, config.samples)
     check_samples(config, getattr(estimator, "num_samples", None), problem.dim)
     horizon, dim = problem.T, problem.dim
@@ -308,7 +310,7 @@ def _galerkin(problem: ParabolicProblem, config: RunConfig) -> _Solved:
     )
 
 
-METHODS: dict[str, Callable[[ParabolicProblem, RunConfig], _Solved]] = {
+METHODS: dict[str, Callable[[ParabolicProblem, RunConfig, float | None], _Solved]] = {
     "mol": _mol,
     "pinn": _pinn,
     "galerkin": _galerkin,
@@ -328,11 +330,13 @@ def run_parabolic(config: RunConfig, out: Path) -> RunResult:
     """Solve the parabolic problem `config.problem` by `config.method`; the result is not
     yet saved."""
     refuse_elliptic_options(config, config.problem)
-    problem = get_parabolic_problem(config.problem, config.dim)
+    problem = get_problem(config.problem, config.dim)
+    if not isinstance(problem, ParabolicProblem):
+        raise TypeError(f"{config.problem!r} is not a parabolic problem")
+    reference = problem.reference_value()
     start = time.perf_counter()
-    solved = METHODS[config.method](problem, config)
+    solved = METHODS[config.method](problem, config, reference)
     total = time.perf_counter() - start
-    reference = problem.reference
     rel_error = None if reference is None else abs(solved.value - reference) / abs(reference)
     label = config.method if config.method != "pinn" else f"pinn-{config.estimator}"
     return RunResult(

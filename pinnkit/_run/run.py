@@ -8,42 +8,44 @@ from .result import RunResult
 
 
 def _spec(config: RunConfig):
-    """The registry entry of `config.problem` and whether it is parabolic."""
-    from ..problems import PARABOLIC_PROBLEMS, PROBLEMS
+    """The registry entry of `config.problem`."""
+    from ..problems import PROBLEMS
 
-    if config.problem in PARABOLIC_PROBLEMS:
-        return PARABOLIC_PROBLEMS[config.problem], True
-    if config.problem in PROBLEMS:
-        return PROBLEMS[config.problem], False
-    names = ", ".join((*PROBLEMS, *PARABOLIC_PROBLEMS))
-    raise ValueError(f"unknown problem {config.problem!r}; valid names: {names}")
+    if config.problem not in PROBLEMS:
+        names = ", ".join(PROBLEMS)
+        raise ValueError(f"unknown problem {config.problem!r}; valid names: {names}")
+    return PROBLEMS[config.problem]
 
 
 def _check(config: RunConfig) -> tuple[bool, int]:
-    """Everything that can be checked against the problem before any work: (parabolic, dim)."""
-    spec, parabolic = _spec(config)
+    """Everything that can be checked against the problem before any work: (whether the
+    answer is one value, as for the parabolic problems; the dimension)."""
+    spec = _spec(config)
     dim = spec.default_dim if config.dim is None else config.dim
-    if dim < spec.min_dim:
-        raise ValueError(f"RunConfig.dim must be >= {spec.min_dim} for {spec.name!r}, got {dim}")
-    if not parabolic:
-        if config.method != "pinn":
-            raise ValueError(
-                f"RunConfig.method {config.method!r} is not available for {config.problem!r}; "
-                "valid methods: pinn (mol and galerkin solve the parabolic problems)"
-            )
+    if not spec.defined_in(dim):
+        raise ValueError(f"RunConfig.dim must be {spec.dims} for {spec.name!r}, got {dim}")
+    if config.method not in spec.methods:
+        why = " (mol and galerkin solve the parabolic problems)"
+        if spec.answer == "value":
+            why = " (the radial method of lines needs data that depend on x only through |x|)"
+        raise ValueError(
+            f"RunConfig.method {config.method!r} is not available for {config.problem!r}{why}; "
+            f"valid methods: {', '.join(spec.methods)}"
+        )
+    value = spec.answer == "value"
+    if not value:
         refuse_parabolic_options(config, config.problem)
-    return parabolic, dim
+    return value, dim
 
 
 def output_folder(config: RunConfig, dim: int) -> Path:
     """Where the run writes: `config.out`, or `runs/PROBLEM-dD-LABEL-sSEED` where LABEL is the
-    estimator for an elliptic problem, `pinn-ESTIMATOR` or the method for a parabolic one."""
+    estimator for a problem whose answer is the solution, `pinn-ESTIMATOR` or the method for
+    one whose answer is a value (the parabolic problems)."""
     if config.out is not None:
         return Path(config.out)
-    from ..problems import PARABOLIC_PROBLEMS
-
     label = config.estimator
-    if config.problem in PARABOLIC_PROBLEMS:
+    if _spec(config).answer == "value":
         label = config.method if config.method != "pinn" else f"pinn-{config.estimator}"
     return Path("runs") / f"{config.problem}-d{dim}-{label}-s{config.seed}"
 

@@ -20,7 +20,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float, PyTree
 
-from .._estimator.base import AbstractEstimator
+from .._estimator.base import AbstractEstimator, AbstractStochasticEstimator
 from .._estimator.exact import Exact
 from .._loss.losses import DataLoss
 from .._network.base import AbstractNetwork
@@ -203,7 +203,7 @@ class NeuralGalerkin(eqx.Module):
             return pde.residual(x, u, derivatives, pde.source(x))
 
         n = points.shape[0]
-        if self.sharing == "point" and estimator.is_random:
+        if self.sharing == "point" and isinstance(estimator, AbstractStochasticEstimator):
             return jax.vmap(one)(points, jax.random.split(key, n))
         return jax.vmap(one, in_axes=(0, None))(points, key)
 

@@ -34,11 +34,13 @@ from .._loss.losses import (
 )
 from .._network.base import AbstractNetwork
 from .._network.mlp import MLP
+from .._network.shared import SharedFirstLayerMLP
 from .._operator.base import AbstractOperator, Partial
 from .._operator.pde import AbstractPDE
 from .._sampler.base import AbstractSampler, UniformSampler
 from .._solver.reference import TestSet
 from .._types import Key, Point, Points, Scalar
+from ._problem import AbstractProblem, ProblemSpec
 
 
 class KdVPDE(AbstractPDE):
@@ -113,8 +115,9 @@ class _ResidualGradientLoss(AbstractLoss):
         return jnp.mean(self.gradient.penalties(model, batch, key))
 
 
-class KdVProblem(eqx.Module):
-    r"""The KdV one-soliton problem on $[-L, L] \times [0, T]$.
+class KdVProblem(AbstractProblem):
+    r"""The KdV one-soliton problem on $[-L, L] \times [0, T]$, registered as `"kdv"`
+    (space dimension 1; the network takes $z = (x, t)$).
 
     **Arguments:**
 
@@ -128,6 +131,8 @@ class KdVProblem(eqx.Module):
     shift: float = eqx.field(default=-1.0, static=True)
     length: float = eqx.field(default=5.0, static=True)
     duration: float = eqx.field(default=1.0, static=True)
+    name: str = eqx.field(default="kdv", static=True, init=False)
+    dim: int = eqx.field(default=1, static=True, init=False)
 
     def __check_init__(self):
         if not (self.speed > 0 and self.length > 0 and self.duration > 0):
@@ -151,9 +156,19 @@ class KdVProblem(eqx.Module):
         """The exact soliton $u^*(x, t)$ at $z = (x, t)$."""
         return kdv_soliton(z, self.speed, self.shift)
 
-    def network(self, key: PRNGKeyArray, width: int = 64, depth: int = 4) -> AbstractNetwork:
-        """A tanh [`pinnkit.MLP`][] on $z = (x, t)$."""
-        return MLP(2, width, depth, key=key)
+    def network(
+        self,
+        key: PRNGKeyArray,
+        width: int = 64,
+        depth: int = 4,
+        activation: str = "tanh",
+        block_size: int | None = None,
+    ) -> AbstractNetwork:
+        """A [`pinnkit.MLP`][] on $z = (x, t)$ (default 64 wide, 4 hidden layers, tanh);
+        with a `block_size` (1 or 2), a [`pinnkit.SharedFirstLayerMLP`][] instead."""
+        if block_size is None:
+            return MLP(2, width, depth, activation, key=key)
+        return SharedFirstLayerMLP(2, block_size, width, depth, activation, key=key)
 
     def loss(
         self,
@@ -198,3 +213,17 @@ class KdVProblem(eqx.Module):
     def test_set(self, key: PRNGKeyArray, size: int = 10_000) -> TestSet:
         """A fixed set of `size` uniform points in the space-time box."""
         return TestSet(self.sampler, self.solution, key, size=size)
+
+
+KDV_SPEC = ProblemSpec(
+    name="kdv",
+    description=(
+        "Korteweg-de Vries u_t + 6uu_x + u_xxx = 0 on [-5,5] x [0,1], one-soliton exact "
+        "solution (space-time network of (x, t))"
+    ),
+    build=lambda dim, key: KdVProblem(),
+    min_dim=1,
+    max_dim=1,
+    default_dim=1,
+)
+"""The registry entry of the KdV problem (its defaults; build others with `KdVProblem(...)`)."""

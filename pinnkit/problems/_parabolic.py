@@ -1,4 +1,5 @@
-r"""Semilinear parabolic problems: the STDE paper's trio and heat cases with closed forms.
+r"""The semilinear parabolic problem model: its PDE and
+[`ParabolicProblem`][pinnkit.problems.ParabolicProblem].
 
 The problems, their references and the parabolic forms are in docs/math.md ("Semilinear
 parabolic problems", "Parabolic forms").
@@ -12,13 +13,10 @@ problem in the backward form of the papers is $u_t + \Delta u + f(u) = 0$, $u(T,
 answer $u(0, 0)$, with $u(t, x) = v(T - t, x)$; the space-time PINN solves that form.
 """
 
-import functools
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import equinox as eqx
 import jax.numpy as jnp
-import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._estimator.base import AbstractEstimator
@@ -34,27 +32,8 @@ from .._operator.spacetime import SpaceTimePDE
 from .._sampler.spacetime import Brownian
 from .._solver.feynman_kac import FeynmanKacValue, feynman_kac_value
 from .._types import Point
-
-
-def _semilinear_heat(u: Array) -> Array:
-    return (1 - u**2) / (1 + u**2)
-
-
-def _allen_cahn(u: Array) -> Array:
-    return u - u**3
-
-
-def _zero(u: Array) -> Array:
-    return jnp.zeros_like(u)
-
-
-REACTIONS: dict[str, Callable[[Array], Array]] = {
-    "semilinear-heat": _semilinear_heat,
-    "allen-cahn": _allen_cahn,
-    "sine-gordon": jnp.sin,
-    "heat": _zero,
-}
-"""The reactions $f(v)$ of $v_\\tau = \\Delta v + f(v)$, by name."""
+from ._problem import AbstractProblem
+from ._reactions import REACTIONS, check_reaction
 
 
 class SemilinearParabolicPDE(AbstractPDE):
@@ -66,16 +45,16 @@ class SemilinearParabolicPDE(AbstractPDE):
 
     **Arguments:**
 
-    - `reaction`: a name in `REACTIONS`: `"semilinear-heat"` ($f = (1 - v^2)/(1 + v^2)$),
-      `"allen-cahn"` ($f = v - v^3$), `"sine-gordon"` ($f = \sin v$) or `"heat"` ($f = 0$).
+    - `reaction`: a name in [`REACTIONS`][pinnkit.problems.REACTIONS]: `"semilinear-heat"`
+      ($f = (1 - v^2)/(1 + v^2)$), `"allen-cahn"` ($f = v - v^3$), `"sine-gordon"`
+      ($f = \sin v$) or `"zero"` (the heat equation).
     """
 
     reaction: str = eqx.field(static=True)
     operators: tuple[AbstractOperator, ...]
 
     def __init__(self, reaction: str):
-        if reaction not in REACTIONS:
-            raise ValueError(f"reaction must be one of {sorted(REACTIONS)}, got {reaction!r}")
+        check_reaction(reaction)
         self.reaction = reaction
         self.operators = (Laplacian(),)
 
@@ -99,71 +78,7 @@ class SemilinearParabolicPDE(AbstractPDE):
         return laplacian + self.nonlinearity(u)
 
 
-# ---------------------------------------------------------------------------------------------
-# Initial data g(x) and, where it exists, the closed-form solution v(tau, x).
-
-
-class _Bump(eqx.Module):
-    """$g(x) = 5 / (10 + 2|x|^2)$."""
-
-    def __call__(self, x: Point) -> Float[Array, ""]:
-        return 5 / (10 + 2 * jnp.sum(x**2))
-
-
-class _ArctanMax(eqx.Module):
-    r"""$g(x) = \arctan(\max_i x_i)$."""
-
-    def __call__(self, x: Point) -> Float[Array, ""]:
-        return jnp.arctan(jnp.max(x))
-
-
-class _Quadratic(eqx.Module):
-    r"""$v = |x|^2 + 2 d \tau$ (at $\tau = 0$: $|x|^2$)."""
-
-    def __call__(self, x: Point, t: Float[Array, ""] | float = 0.0) -> Float[Array, ""]:
-        return jnp.sum(x**2) + 2 * x.shape[0] * t
-
-
-class _Exponential(eqx.Module):
-    r"""$v = \exp(a \cdot x + |a|^2 \tau)$."""
-
-    a: Float[Array, " dim"]
-
-    def __call__(self, x: Point, t: Float[Array, ""] | float = 0.0) -> Float[Array, ""]:
-        return jnp.exp(jnp.dot(self.a, x) + jnp.sum(self.a**2) * t)
-
-
-class _Gaussian(eqx.Module):
-    r"""$v = (\sigma^2/(\sigma^2 + 2\tau))^{d/2} \exp(-|x|^2 / (2(\sigma^2 + 2\tau)))$."""
-
-    variance: float = eqx.field(static=True)
-
-    def __call__(self, x: Point, t: Float[Array, ""] | float = 0.0) -> Float[Array, ""]:
-        spread = self.variance + 2 * t
-        d = x.shape[0]
-        return (self.variance / spread) ** (d / 2) * jnp.exp(-jnp.sum(x**2) / (2 * spread))
-
-
-# The Monte Carlo (multilevel Picard) values published in the STDE paper: about 1e-3 relative
-# noise (docs/math.md, "Semilinear parabolic problems").
-MONTE_CARLO_REFERENCES: dict[str, dict[int, float]] = {
-    "semilinear-heat": {10: 0.47006, 100: 0.31674, 1_000: 0.28753, 10_000: 0.28433},
-    "allen-cahn": {10: 0.89060, 100: 1.04510, 1_000: 1.09100, 10_000: 1.11402},
-    "sine-gordon": {10: 0.3229470, 100: 0.0528368, 1_000: 0.0055896, 10_000: 0.0005621},
-}
-"""Published $u(0, 0)$ of the semilinear trio, by equation and dimension: multilevel Picard
-Monte Carlo values from the STDE paper, about $10^{-3}$ relative noise (see
-[math](../math.md#semilinear-parabolic-problems))."""
-
-
-@functools.lru_cache(maxsize=64)
-def _radial_reference(equation: str, dim: int, horizon: float) -> float:
-    from .._timestepping.mol import radial_reference
-
-    return radial_reference(equation, dim, t=horizon)
-
-
-class ParabolicProblem(eqx.Module):
+class ParabolicProblem(AbstractProblem):
     r"""A semilinear parabolic problem $v_\tau = \Delta v + f(v)$, $v(0, x) = g(x)$ on
     $\mathbb{R}^d \times [0, T]$, with the quantity of interest $v(T, 0)$.
 
@@ -177,10 +92,11 @@ class ParabolicProblem(eqx.Module):
     - `T`: the horizon (0.3 for the trio).
     - `pde`: the forward right-hand side $F$, a [`pinnkit.problems.SemilinearParabolicPDE`][].
     - `initial`: $g$, a function of one point `x` of shape `(dim,)`.
-    - `reference_source`: where [`reference`][pinnkit.problems.ParabolicProblem.reference]
-      comes from: `"closed form"`, `"radial method of lines"` or `"multilevel Picard Monte
-      Carlo (STDE paper)"` (see [math](../math.md#semilinear-parabolic-problems)), or `""`
-      where no value is known.
+    - `reference_source`: where
+      [`reference_value`][pinnkit.problems.ParabolicProblem.reference_value] comes from:
+      `"closed form"`, `"radial method of lines"` or `"multilevel Picard Monte Carlo (STDE
+      paper)"` (see [math](../math.md#semilinear-parabolic-problems)), or `""` where no
+      value is known.
     - `known_reference`: the reference value when it is known without computation (closed
       form, Monte Carlo table), else `None`.
     - `solution`: the closed-form $v(\tau, x)$ as `solution(x, tau)`, or `None`.
@@ -198,13 +114,17 @@ class ParabolicProblem(eqx.Module):
     solution: Callable[..., Float[Array, ""]] | None = None
     radial_initial: Callable[[Array], Array] | None = None
 
-    @property
-    def reference(self) -> float | None:
-        """$v(T, 0) = u(0, 0)$, or `None` where no value is known. For the radial trio it is
-        computed (once per dimension, in float64, a few seconds) by
-        [`pinnkit.radial_reference`][]."""
+    def reference_value(self) -> float | None:
+        """$v(T, 0) = u(0, 0)$, or `None` where no value is known.
+
+        The closed form or the published Monte Carlo value where there is one
+        (`known_reference`); for the radial trio it is computed on every call, in float64
+        by [`pinnkit.radial_reference`][] (a few seconds): keep the value.
+        """
         if self.reference_source == "radial method of lines":
-            return _radial_reference(self.pde.reaction, self.dim, self.T)
+            from ._parabolic_cases import radial_reference
+
+            return radial_reference(self.pde.reaction, self.dim, t=self.T)
         return self.known_reference
 
     @property
@@ -243,7 +163,7 @@ class ParabolicProblem(eqx.Module):
         r"""The backward residual $u_t + \Delta_x u + f(u)$ for a network of $z = (x, t)$."""
         return SpaceTimePDE(self.pde, self.dim, "backward")
 
-    def space_time_network(
+    def network(
         self,
         key: PRNGKeyArray,
         width: int = 128,
@@ -261,7 +181,7 @@ class ParabolicProblem(eqx.Module):
           imposes; `"hard"` for $u(x, t) = g(x) + (t - T)\,\mathrm{MLP}(x, t)$, a
           [`pinnkit.HardInitial`][] with `initial_time=T`: exact at $t = T$ whatever the
           parameters, so the MLP only learns the correction. Pair it with
-          `space_time_loss(..., terminal="hard")`.
+          `loss(..., terminal="hard")`.
 
         **Returns:** the [`pinnkit.MLP`][], or the [`pinnkit.HardInitial`][] around it.
         """
@@ -271,7 +191,7 @@ class ParabolicProblem(eqx.Module):
             return mlp
         return HardInitial(mlp, self.terminal, initial_time=self.T)
 
-    def space_time_loss(
+    def loss(
         self,
         estimator: AbstractEstimator | None = None,
         batch_size: int = 100,
@@ -294,7 +214,7 @@ class ParabolicProblem(eqx.Module):
         - `batch_size`: residual and terminal points per step (default 100).
         - `terminal_weight`, `gradient_weight`: the weights 20 and 0.05 above.
         - `terminal`: `"soft"` (default) for the loss above; `"hard"` for the residual alone,
-          for the network of `space_time_network(..., terminal="hard")`, which meets the
+          for the network of `network(..., terminal="hard")`, which meets the
           terminal data exactly.
         - `kwargs`: passed to [`pinnkit.ResidualLoss`][] (`sharing`, `unbiased`).
 
@@ -324,166 +244,3 @@ class ParabolicProblem(eqx.Module):
 def _check_terminal(terminal: str) -> None:
     if terminal not in ("soft", "hard"):
         raise ValueError(f"terminal must be 'soft' or 'hard', got {terminal!r}")
-
-
-@dataclass(frozen=True)
-class ParabolicProblemSpec:
-    """A registry entry: how to build a parabolic problem in a given dimension.
-
-    **Attributes:**
-
-    - `name`: the registry name.
-    - `description`: one line for `pinnkit problems`.
-    - `build`: `build(dim)` returns the [`pinnkit.problems.ParabolicProblem`][].
-    - `min_dim`: the smallest dimension (1).
-    - `default_dim`: the dimension used when none is given (100).
-    """
-
-    name: str
-    description: str
-    build: Callable[[int], ParabolicProblem]
-    min_dim: int = 1
-    default_dim: int = 100
-
-    def __call__(self, dim: int | None = None) -> ParabolicProblem:
-        dim = self.default_dim if dim is None else dim
-        if not isinstance(dim, int) or dim < self.min_dim:
-            raise ValueError(f"{self.name} needs dim >= {self.min_dim}, got {dim!r}")
-        return self.build(dim)
-
-
-HORIZON = 0.3
-"""The horizon $T$ of the semilinear trio (docs/math.md, "Semilinear parabolic problems")."""
-
-
-def _bump_of_s(s: Array) -> Array:
-    return 5 / (10 + 2 * s)
-
-
-def _trio_radial(equation: str, name: str) -> Callable[[int], ParabolicProblem]:
-    def build(dim: int) -> ParabolicProblem:
-        return ParabolicProblem(
-            name=name,
-            dim=dim,
-            T=HORIZON,
-            pde=SemilinearParabolicPDE(equation),
-            initial=_Bump(),
-            reference_source="radial method of lines",
-            radial_initial=_bump_of_s,
-        )
-
-    return build
-
-
-def _allen_cahn_problem(dim: int) -> ParabolicProblem:
-    reference = MONTE_CARLO_REFERENCES["allen-cahn"].get(dim)
-    return ParabolicProblem(
-        name="allen-cahn-parabolic",
-        dim=dim,
-        T=HORIZON,
-        pde=SemilinearParabolicPDE("allen-cahn"),
-        initial=_ArctanMax(),
-        known_reference=reference,
-        reference_source="" if reference is None else "multilevel Picard Monte Carlo (STDE paper)",
-    )
-
-
-def _heat_quadratic(dim: int) -> ParabolicProblem:
-    solution = _Quadratic()
-    return ParabolicProblem(
-        name="heat-quadratic",
-        dim=dim,
-        T=HORIZON,
-        pde=SemilinearParabolicPDE("heat"),
-        initial=solution,
-        known_reference=2.0 * dim * HORIZON,
-        reference_source="closed form",
-        solution=solution,
-        radial_initial=_identity,
-    )
-
-
-def _identity(s: Array) -> Array:
-    return s
-
-
-EXPONENTIAL_RATE = 0.5
-"""The heat-exponential case uses $a = (0.5/\\sqrt{d})\\,(1, \\dots, 1)$, so $|a| = 0.5$."""
-
-
-def _heat_exponential(dim: int) -> ParabolicProblem:
-    a = jnp.full((dim,), EXPONENTIAL_RATE / np.sqrt(dim))
-    solution = _Exponential(a)
-    return ParabolicProblem(
-        name="heat-exponential",
-        dim=dim,
-        T=HORIZON,
-        pde=SemilinearParabolicPDE("heat"),
-        initial=solution,
-        known_reference=float(np.exp(EXPONENTIAL_RATE**2 * HORIZON)),
-        reference_source="closed form",
-        solution=solution,
-    )
-
-
-GAUSSIAN_VARIANCE = 1.0
-"""The heat-gaussian case starts from $\\exp(-|x|^2 / (2\\sigma^2))$ with $\\sigma^2 = d$
-times this, so that $v(T, 0) = (1 + 2T/\\sigma^2)^{-d/2} \\approx e^{-T}$ stays of order one
-in any $d$."""
-
-
-class _GaussianOfS(eqx.Module):
-    variance: float = eqx.field(static=True)
-
-    def __call__(self, s: Array) -> Array:
-        return jnp.exp(-s / (2 * self.variance))
-
-
-def _heat_gaussian(dim: int) -> ParabolicProblem:
-    v = GAUSSIAN_VARIANCE * dim
-    solution = _Gaussian(v)
-    return ParabolicProblem(
-        name="heat-gaussian",
-        dim=dim,
-        T=HORIZON,
-        pde=SemilinearParabolicPDE("heat"),
-        initial=solution,
-        known_reference=float((v / (v + 2 * HORIZON)) ** (dim / 2)),
-        reference_source="closed form",
-        solution=solution,
-        radial_initial=_GaussianOfS(v),
-    )
-
-
-PARABOLIC_SPECS: tuple[ParabolicProblemSpec, ...] = (
-    ParabolicProblemSpec(
-        "semilinear-heat",
-        "u_t + Δu + (1-u²)/(1+u²) = 0, u(T,x) = 5/(10+2|x|²), T = 0.3; value u(0,0)",
-        _trio_radial("semilinear-heat", "semilinear-heat"),
-    ),
-    ParabolicProblemSpec(
-        "allen-cahn-parabolic",
-        "u_t + Δu + u - u³ = 0, u(T,x) = arctan(max_i x_i), T = 0.3; value u(0,0)",
-        _allen_cahn_problem,
-    ),
-    ParabolicProblemSpec(
-        "sine-gordon-parabolic",
-        "u_t + Δu + sin(u) = 0, u(T,x) = 5/(10+2|x|²), T = 0.3; value u(0,0)",
-        _trio_radial("sine-gordon", "sine-gordon-parabolic"),
-    ),
-    ParabolicProblemSpec(
-        "heat-quadratic",
-        "heat v_τ = Δv, v(0,x) = |x|², exact |x|² + 2dτ, T = 0.3; value v(T,0)",
-        _heat_quadratic,
-    ),
-    ParabolicProblemSpec(
-        "heat-exponential",
-        "heat v_τ = Δv, v(0,x) = exp(a·x), exact exp(a·x + |a|²τ), |a| = 0.5; value v(T,0)",
-        _heat_exponential,
-    ),
-    ParabolicProblemSpec(
-        "heat-gaussian",
-        "heat v_τ = Δv, v(0,x) = exp(-|x|²/(2d)), stays Gaussian, T = 0.3; value v(T,0)",
-        _heat_gaussian,
-    ),
-)

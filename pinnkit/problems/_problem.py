@@ -1,7 +1,11 @@
-"""A problem: a PDE with its domain, sampler, exact solution and network ansatz."""
+"""The one problem model: [`AbstractProblem`][pinnkit.problems.AbstractProblem], the
+elliptic [`Problem`][pinnkit.problems.Problem], and the registry entry
+[`ProblemSpec`][pinnkit.problems.ProblemSpec] that builds any of them."""
 
+import abc
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import equinox as eqx
 import jax
@@ -19,8 +23,44 @@ from .._solver.reference import TestSet
 from .._types import Point, Scalar
 
 
-class Problem(eqx.Module):
-    """A ready-made problem: an ordinary composition of pinnkit's public modules.
+class AbstractProblem(eqx.Module):
+    """Every ready-made problem: a name, a space dimension, and the network and loss of its
+    physics-informed solve.
+
+    Subclasses: [`Problem`][pinnkit.problems.Problem] (elliptic and high-order problems
+    with an exact solution), [`KdVProblem`][pinnkit.problems.KdVProblem] (a space-time
+    problem with an exact solution) and [`ParabolicProblem`][pinnkit.problems.ParabolicProblem]
+    (whose answer is one value $u(0, 0)$). [`get_problem`][pinnkit.problems.get_problem]
+    builds any of them by name; its [`ProblemSpec`][pinnkit.problems.ProblemSpec] says which
+    methods solve it.
+
+    **Attributes:**
+
+    - `name`: the registry name.
+    - `dim`: the space dimension $d$ (the network of a space-time problem takes $d + 1$
+      inputs, time last).
+    """
+
+    name: eqx.AbstractVar[str]
+    dim: eqx.AbstractVar[int]
+
+    @abc.abstractmethod
+    def network(
+        self, key: PRNGKeyArray, width: int = 128, depth: int = 3, activation: str = "tanh"
+    ) -> AbstractNetwork:
+        """A network for the physics-informed solve, initialized from `key`."""
+
+    @abc.abstractmethod
+    def loss(
+        self, estimator: AbstractEstimator | None = None, batch_size: int = 100
+    ) -> AbstractLoss:
+        """The physics-informed training loss, its derivatives evaluated by `estimator`
+        (default [`pinnkit.Exact`][]) on `batch_size` collocation points per step."""
+
+
+class Problem(AbstractProblem):
+    """An elliptic (or high-order) ready-made problem with an exact solution: an ordinary
+    composition of pinnkit's public modules.
 
     **Attributes:**
 
@@ -94,27 +134,56 @@ class Problem(eqx.Module):
         return TestSet(self.sampler, self.solution, key, size=size, chunk_size=chunk_size)
 
 
-@dataclass(frozen=True)
+Answer = Literal["solution", "value"]
+"""What a problem asks for: `"solution"`, $u$ everywhere (its error the relative $L^2$ error
+on a test set, `rel_l2`), or `"value"`, one number $u(0, 0)$ (its error `rel_error`)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class ProblemSpec:
-    """A registry entry: how to build a problem in a given dimension.
+    """A registry entry of [`PROBLEMS`][pinnkit.problems.PROBLEMS]: how to build a problem in a
+    given dimension, and what solves it.
 
     **Attributes:**
 
     - `name`: the registry name.
     - `description`: one line for `pinnkit problems`.
-    - `min_dim`: the smallest dimension the problem is defined in.
-    - `build`: `build(dim, key)` returns the [`Problem`][pinnkit.problems.Problem].
+    - `build`: `build(dim, key)` returns the [`AbstractProblem`][pinnkit.problems.AbstractProblem]
+      (`key` draws its random coefficients, if any).
+    - `methods`: the `--method`s (`RunConfig.method`) that solve it, first the default:
+      `"pinn"` (a physics-informed network), `"mol"` (the method of lines) or `"galerkin"`
+      (Neural Galerkin).
+    - `answer`: `"solution"` or `"value"` (see `Answer`).
+    - `min_dim`, `max_dim`: the dimensions it is defined in (`max_dim` `None`: no limit).
     - `default_dim`: the dimension used when none is given.
     """
 
     name: str
     description: str
-    min_dim: int
-    build: Callable[[int, PRNGKeyArray], Problem]
+    build: Callable[[int, PRNGKeyArray], AbstractProblem]
+    methods: tuple[str, ...] = ("pinn",)
+    answer: Answer = "solution"
+    min_dim: int = 1
+    max_dim: int | None = None
     default_dim: int = 100
 
-    def __call__(self, dim: int | None = None, key: PRNGKeyArray | None = None) -> Problem:
+    @property
+    def dims(self) -> str:
+        """The dimensions it is defined in, as text: `">= 2"`, `"1"` or `"2..8"`."""
+        if self.max_dim is None:
+            return f">= {self.min_dim}"
+        if self.max_dim == self.min_dim:
+            return f"{self.min_dim}"
+        return f"{self.min_dim}..{self.max_dim}"
+
+    def defined_in(self, dim: int) -> bool:
+        """Whether the problem is defined in dimension `dim` (an `int`)."""
+        if not isinstance(dim, int) or isinstance(dim, bool) or dim < self.min_dim:
+            return False
+        return self.max_dim is None or dim <= self.max_dim
+
+    def __call__(self, dim: int | None = None, key: PRNGKeyArray | None = None) -> AbstractProblem:
         dim = self.default_dim if dim is None else dim
-        if not isinstance(dim, int) or dim < self.min_dim:
-            raise ValueError(f"{self.name} needs dim >= {self.min_dim}, got {dim!r}")
+        if not self.defined_in(dim):
+            raise ValueError(f"{self.name} needs dim {self.dims}, got {dim!r}")
         return self.build(dim, jax.random.key(0) if key is None else key)

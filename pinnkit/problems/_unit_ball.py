@@ -4,7 +4,6 @@ from collections.abc import Callable
 
 import equinox as eqx
 import jax
-import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._domain.domains import Ball
@@ -15,14 +14,15 @@ from .._sampler.base import UniformSampler
 from .._types import Point, Scalar
 from ._ball_solutions import three_body, two_body
 from ._problem import Problem, ProblemSpec
+from ._reactions import REACTIONS
 
 
 NONLINEARITIES: dict[str, Callable[[Array], Array]] = {
-    "poisson": lambda u: jnp.zeros_like(u),
-    "allen-cahn": lambda u: u - u**3,
-    "sine-gordon": jnp.sin,
+    "poisson": REACTIONS["zero"],
+    "allen-cahn": REACTIONS["allen-cahn"],
+    "sine-gordon": REACTIONS["sine-gordon"],
 }
-"""The zeroth-order terms $g(u)$ of $\\Delta u + g(u) = f$."""
+"""The zeroth-order terms $g(u)$ of $\\Delta u + g(u) = f$, by equation (from `REACTIONS`)."""
 
 BODIES: dict[str, tuple[Callable, int]] = {
     "two-body": (two_body, 2),

@@ -15,7 +15,7 @@ from pathlib import Path
 import equinox as eqx
 import jax
 
-from pinnkit.problems import get_parabolic_problem
+from pinnkit.problems import get_problem
 
 
 def main() -> None:
@@ -28,8 +28,8 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for run in args.runs:
         result = json.loads((run / "result.json").read_text())
-        problem = get_parabolic_problem(result["problem"], result["dim"])
-        like = problem.space_time_network(
+        problem = get_problem(result["problem"], result["dim"])
+        like = problem.network(
             jax.random.key(0),
             width=result["width"],
             depth=result["depth"],
