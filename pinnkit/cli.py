@@ -14,6 +14,7 @@ import typing
 from collections.abc import Sequence
 from typing import Any
 
+from . import __version__
 from ._run.config import RunConfig
 
 
@@ -28,9 +29,11 @@ def _field_type(annotation: Any) -> Any:
 
 
 def _flag_help(f: dataclasses.Field) -> str:
-    default = f.default
-    shown = "unset" if default is None else default
-    return f"{f.metadata['help']} (default: {shown})"
+    """The field's help with its default, unless the help already states it."""
+    text = f.metadata["help"]
+    if "default" in text:
+        return text
+    return f"{text} (default: {f.default})"
 
 
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -83,6 +86,7 @@ def _build_parser() -> argparse.ArgumentParser:
         prog="pinnkit",
         description="Solve PDEs with neural networks, in high dimensions.",
     )
+    parser.add_argument("--version", action="version", version=f"pinnkit {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("problems", help="list the ready-made problems")
     solve = sub.add_parser(

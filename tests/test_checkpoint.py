@@ -16,7 +16,6 @@ import optax
 import pytest
 
 import pinnkit as pk
-from pinnkit._solver import checkpoint as ckpt
 from pinnkit.cli import main
 
 
@@ -33,12 +32,12 @@ THROTTLED = """
 import signal, sys, time
 # Ctrl-C as in an interactive session, even if the test run was started with SIGINT ignored.
 signal.signal(signal.SIGINT, signal.default_int_handler)
-import pinnkit._solver.reference as reference
-errors = reference.TestSet.errors
+import pinnkit as pk
+errors = pk.TestSet.errors
 def slow(self, model):
     time.sleep(float(sys.argv[1]))
     return errors(self, model)
-reference.TestSet.errors = slow
+pk.TestSet.errors = slow
 from pinnkit.cli import main
 sys.exit(main(sys.argv[2:]))
 """
@@ -124,7 +123,7 @@ def test_killed_or_interrupted_run_resumes_to_the_same_numbers(tmp_path, capsys)
 
 def test_a_failed_write_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
     tree = {"a": jnp.arange(3.0), "b": np.int64(7), "key": jax.random.key(4)}
-    ckpt.save_checkpoint(tmp_path, tree, {"step": 1, "note": "first"})
+    pk.save_checkpoint(tmp_path, tree, {"step": 1, "note": "first"})
     newer = {"a": jnp.arange(3.0) + 10, "b": np.int64(8), "key": jax.random.key(5)}
     real_replace = os.replace
     for failing in ("checkpoint-000000002.eqx", "checkpoint.json"):
@@ -137,9 +136,9 @@ def test_a_failed_write_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
 
         monkeypatch.setattr(os, "replace", replace)
         with pytest.raises(KeyboardInterrupt):
-            ckpt.save_checkpoint(tmp_path, newer, {"step": 2, "note": "second"})
+            pk.save_checkpoint(tmp_path, newer, {"step": 2, "note": "second"})
         monkeypatch.setattr(os, "replace", real_replace)
-        loaded, metadata = ckpt.load_checkpoint(tmp_path, tree)
+        loaded, metadata = pk.load_checkpoint(tmp_path, tree)
         assert metadata["step"] == 1 and metadata["note"] == "first"
         np.testing.assert_array_equal(loaded["a"], tree["a"])
         assert loaded["b"] == 7
@@ -148,8 +147,8 @@ def test_a_failed_write_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
         )
         assert not list(tmp_path.glob("*.tmp"))
     # A completed write replaces it and removes the old array file.
-    ckpt.save_checkpoint(tmp_path, newer, {"step": 2})
-    loaded, metadata = ckpt.load_checkpoint(tmp_path, tree)
+    pk.save_checkpoint(tmp_path, newer, {"step": 2})
+    loaded, metadata = pk.load_checkpoint(tmp_path, tree)
     assert metadata["step"] == 2 and loaded["b"] == 8
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "checkpoint-000000002.eqx",
@@ -159,14 +158,14 @@ def test_a_failed_write_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
 
 def test_corrupt_or_mismatched_checkpoints_raise(tmp_path):
     tree = {"a": jnp.arange(3.0)}
-    with pytest.raises(ckpt.CheckpointError, match="no checkpoint"):
-        ckpt.load_checkpoint(tmp_path, tree)
-    ckpt.save_checkpoint(tmp_path, tree, {"step": 5})
-    with pytest.raises(ckpt.CheckpointError, match="shape"):
-        ckpt.load_checkpoint(tmp_path, {"a": jnp.arange(4.0)})
+    with pytest.raises(pk.CheckpointError, match="no checkpoint"):
+        pk.load_checkpoint(tmp_path, tree)
+    pk.save_checkpoint(tmp_path, tree, {"step": 5})
+    with pytest.raises(pk.CheckpointError, match="shape"):
+        pk.load_checkpoint(tmp_path, {"a": jnp.arange(4.0)})
     (tmp_path / "checkpoint-000000005.eqx").write_bytes(b"garbage")
-    with pytest.raises(ckpt.CheckpointError, match="checksum"):
-        ckpt.load_checkpoint(tmp_path, tree)
+    with pytest.raises(pk.CheckpointError, match="checksum"):
+        pk.load_checkpoint(tmp_path, tree)
 
 
 # --- the solver: resume in process, the loss state, NaN, mismatches -----------------------

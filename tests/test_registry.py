@@ -17,7 +17,6 @@ from pinnkit.problems import (
     Problem,
     get_problem,
 )
-from pinnkit.problems._reactions import REACTIONS
 
 
 METHODS = {"pinn", "mol", "galerkin"}
@@ -46,10 +45,10 @@ def test_kdv_is_registered_in_one_dimension():
 
 def test_reactions_are_written_once():
     """The ball suite and the parabolic problems share the one table of reactions."""
-    from pinnkit.problems._unit_ball import NONLINEARITIES
+    from internals import NONLINEARITIES
 
-    assert NONLINEARITIES["allen-cahn"] is REACTIONS["allen-cahn"]
-    assert NONLINEARITIES["poisson"] is REACTIONS["zero"]
+    assert NONLINEARITIES["allen-cahn"] is pk.problems.REACTIONS["allen-cahn"]
+    assert NONLINEARITIES["poisson"] is pk.problems.REACTIONS["zero"]
     heat = get_problem("heat-quadratic", 2)
     assert isinstance(heat, ParabolicProblem) and heat.pde.reaction == "zero"
     rejected(lambda: pk.problems.SemilinearParabolicPDE("heat"), "unknown reaction 'heat'")
@@ -85,15 +84,22 @@ def test_solve_runs_every_problem(name, tmp_path):
         assert (result["reference"] is None) == (result["rel_error"] is None)
 
 
-def test_register_problem_refuses_what_it_cannot_run(monkeypatch):
+def test_register_problem_refuses_what_it_cannot_run():
     from pinnkit.problems import ProblemSpec, register_problem
 
-    monkeypatch.setattr(pk.problems, "PROBLEMS", dict(PROBLEMS))
     spec = PROBLEMS["poisson-two-body"]
     with no_typecheck(), pytest.raises(TypeError, match="expects a ProblemSpec, got str"):
         register_problem("poisson")  # type: ignore[arg-type]
     rejected(lambda: register_problem(spec), "'poisson-two-body' is already registered")
     odd = ProblemSpec(name="mine", description="d", build=spec.build, methods=("fem",))
     rejected(lambda: register_problem(odd), "methods must be a non-empty tuple")
-    register_problem(ProblemSpec(name="mine", description="d", build=spec.build, min_dim=2))
-    assert pk.problems.PROBLEMS["mine"].name == "mine" and "mine" not in PROBLEMS
+    mine = ProblemSpec(
+        name="mine", description="d", build=spec.build, build_args=spec.build_args, min_dim=2
+    )
+    register_problem(mine)
+    try:
+        assert pk.problems.PROBLEMS["mine"] is mine
+        problem = get_problem("mine", 3)
+        assert isinstance(problem, Problem) and problem.dim == 3
+    finally:
+        del PROBLEMS["mine"]

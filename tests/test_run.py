@@ -7,11 +7,10 @@ from pathlib import Path
 import jax
 import pytest
 from helpers import no_typecheck
+from internals import PARABOLIC_METHODS, build_parser, config_from_args, run_config
 
 import pinnkit as pk
-from pinnkit._run import config as run_config
-from pinnkit._run.parabolic import METHODS
-from pinnkit.cli import _build_parser, config_from_args, main
+from pinnkit.cli import main
 
 
 TINY = dict(steps=6, batch=8, width=8, depth=1, eval_every=3, test_size=50, progress=False)
@@ -81,20 +80,20 @@ def test_name_lists_match_the_registries():
     assert run_config.OPTIMIZER_NAMES == tuple(pk.OPTIMIZERS)
     assert run_config.SCHEDULE_NAMES == tuple(pk.SCHEDULES)
     assert run_config.PRNG_NAMES == tuple(pk.PRNGS)
-    assert set(run_config.METHOD_NAMES) == set(METHODS)
+    assert set(run_config.METHOD_NAMES) == set(PARABOLIC_METHODS)
     exact = tuple(n for n, make in pk.ESTIMATORS.items() if not hasattr(make(), "num_samples"))
     assert run_config.EXACT_ESTIMATOR_NAMES == exact
 
 
 def test_every_field_is_a_flag_and_unset_flags_keep_the_defaults():
-    solve = _build_parser()._subparsers._group_actions[0].choices["solve"]  # type: ignore
+    solve = build_parser()._subparsers._group_actions[0].choices["solve"]  # type: ignore
     dests = {action.dest for action in solve._actions}
     fields = {f.name for f in dataclasses.fields(pk.RunConfig)}
     assert fields <= dests
-    args = _build_parser().parse_args(["solve", "poisson-two-body"])
+    args = build_parser().parse_args(["solve", "poisson-two-body"])
     assert config_from_args(args) == pk.RunConfig(problem="poisson-two-body")
     argv = "solve poisson-two-body --steps 5 --no-progress --fit-offset --x64 --out o".split()
-    config = config_from_args(_build_parser().parse_args(argv))
+    config = config_from_args(build_parser().parse_args(argv))
     assert config == pk.RunConfig(
         problem="poisson-two-body",
         steps=5,
@@ -109,7 +108,11 @@ def test_help_shows_the_defaults(capsys):
     with pytest.raises(SystemExit):
         main(["solve", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    for flag, default in (("--steps", 10000), ("--samples", "unset"), ("--eval-every", 1000)):
+    for flag, default in (
+        ("--steps", 10000),
+        ("--samples", "the estimator's own, 16"),
+        ("--eval-every", 1000),
+    ):
         assert flag in text and f"(default: {default})" in text
 
 

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -31,8 +32,9 @@ SCRIPT = textwrap.dedent(
     import numpy as np
     from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+    from internals import make_run, split_batch
+
     import pinnkit as pk
-    from pinnkit._solver.pinn import _make_run, _split_batch, linear_decay_adam
     from pinnkit.problems import get_problem
 
     jax.config.update("jax_enable_x64", True)
@@ -76,7 +78,7 @@ SCRIPT = textwrap.dedent(
 
     # The batch as the solver places it: each device holds a quarter of every array.
     loss = problem.loss(batch_size=8)
-    batch = jax.jit(lambda k: _split_batch(loss.sample(k), mesh))(train_key)
+    batch = jax.jit(lambda k: split_batch(loss.sample(k), mesh))(train_key)
     report["batch"] = [
         {
             "split": x.sharding.is_equivalent_to(
@@ -90,10 +92,10 @@ SCRIPT = textwrap.dedent(
 
     # The compiled training step sums the gradient across devices.
     params, static = eqx.partition(network, eqx.is_inexact_array)
-    optimizer = linear_decay_adam(1e-2, 8)
+    optimizer = pk.linear_decay_adam(1e-2, 8)
     state = (params, optimizer.init(params), loss.init_state(train_key))
     args = (train_key, state, jnp.asarray(0), jnp.arange(2))
-    run = _make_run(loss, optimizer, static, mesh)
+    run = make_run(loss, optimizer, static, mesh)
     report["all_reduce"] = "all-reduce" in run.lower(*args).compile().compiled.as_text()
     print("REPORT" + json.dumps(report))
     """
@@ -107,6 +109,8 @@ def report():
         env.get("XLA_FLAGS", "") + f" --xla_force_host_platform_device_count={DEVICES}"
     ).strip()
     env["JAX_PLATFORMS"] = "cpu"
+    tests = str(Path(__file__).resolve().parent)  # where `internals` lives
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [tests, env.get("PYTHONPATH")]))
     done = subprocess.run(
         [sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300
     )

@@ -17,7 +17,15 @@ from .reports import (
 
 def add_bench_parser(subparsers: Any) -> None:
     """Add `pinnkit bench estimators` and `pinnkit bench accuracy` to the CLI's subcommands."""
-    bench = subparsers.add_parser("bench", help="measure pinnkit's costs")
+    bench = subparsers.add_parser(
+        "bench",
+        help="measure pinnkit's costs and accuracy",
+        description=(
+            "Benchmarks: `estimators` times one training step of every estimator across "
+            "dimensions, each configuration in its own process; `accuracy` runs pinnkit.run "
+            "over a grid of problems, dimensions, estimators and seeds and tabulates the errors."
+        ),
+    )
     which = bench.add_subparsers(dest="bench_command", required=True)
     est = which.add_parser(
         "estimators",

@@ -50,6 +50,9 @@ ELLIPTIC_OPTIONS = (
     "prng",
     "fit_offset",
     "block_size",
+    "coordinator",
+    "num_processes",
+    "process_id",
 )
 """Options that only the elliptic problems take (the parabolic paths refuse them)."""
 OPTIMIZER_OPTIONS = ("optimizer", "schedule")
@@ -86,7 +89,7 @@ class RunConfig:
     **Arguments** (all keyword-only; only `problem` is required):
 
     - `problem`: a problem name (`pinnkit problems`).
-    - `dim`: the space dimension (`None`: the problem's default, 100).
+    - `dim`: the space dimension (`None`: the problem's default, 100 for most, 1 for KdV).
     - `method`: `"pinn"`; for the parabolic problems also `"mol"` (method of lines) and
       `"galerkin"` (Neural Galerkin).
     - `estimator`, `samples`: the operator estimator and its samples per step (`None`: its
@@ -97,6 +100,10 @@ class RunConfig:
     - `precision`: `"float32"` or `"float64"`; applied to this run only.
     - `prng`, `fit_offset`, `devices`, `optimizer`, `schedule`, `lbfgs_steps`, `lbfgs_batch`,
       `checkpoint_every`, `resume`: see `pinnkit solve --help` and the runs page.
+    - `coordinator`, `num_processes`, `process_id`: a multi-process run (`jax.distributed`):
+      the coordinator's `"HOST:PORT"` with the process count and this process's index, or
+      `"auto"` for JAX's cluster detection; `None` (default) for one process. Every process
+      runs the same configuration; only process 0 writes files (see the scaling page).
     - `terminal`, `average`, `unbiased`, `sharing`, `readout_samples`: options of the
       parabolic space-time PINN.
     - `out`: the output folder for results and checkpoints (`None`: `runs/NAME`, a name made
@@ -105,14 +112,18 @@ class RunConfig:
     """
 
     problem: str = field(metadata={"help": "a problem name (see `pinnkit problems`)"})
-    dim: int | None = _option(None, "space dimension (default: the problem's, 100)")
+    dim: int | None = _option(
+        None, "space dimension (default: the problem's; see `pinnkit problems`)"
+    )
     method: str = _option(
         "pinn",
         "solution method: pinn; for parabolic problems also mol, galerkin",
         choices=METHOD_NAMES,
     )
     estimator: str = _option("exact", "operator estimator", choices=ESTIMATOR_NAMES)
-    samples: int | None = _option(None, "samples per step for stochastic estimators")
+    samples: int | None = _option(
+        None, "samples per step for stochastic estimators (default: the estimator's own, 16)"
+    )
     steps: int = _option(10_000, "training steps")
     batch: int = _option(100, "collocation points per step")
     lr: float = _option(1e-3, "initial learning rate")
@@ -142,7 +153,20 @@ class RunConfig:
         "the loss (pinnkit.fit_output_offset)",
     )
     devices: int | None = _option(
-        None, "split each batch across the first N devices (data parallel; default: one)"
+        None,
+        "split each batch across the first N devices (data parallel; default: one, or every "
+        "device of every process in a multi-process run)",
+    )
+    coordinator: str | None = _option(
+        None,
+        "multi-process run: HOST:PORT of process 0, or 'auto' for JAX's own cluster "
+        "detection (SLURM, Open MPI, Cloud TPU); default: one process",
+    )
+    num_processes: int | None = _option(
+        None, "multi-process run: the number of processes (with --coordinator HOST:PORT)"
+    )
+    process_id: int | None = _option(
+        None, "multi-process run: this process's index, 0 to N-1 (with --coordinator HOST:PORT)"
     )
     optimizer: str = _option("adam", "optimizer", choices=OPTIMIZER_NAMES)
     schedule: str = _option(
@@ -218,6 +242,8 @@ _OPTIONAL_INTEGERS = {
     "samples": 1,
     "block_size": 1,
     "devices": 1,
+    "num_processes": 1,
+    "process_id": 0,
     "lbfgs_batch": 1,
     "checkpoint_every": 1,
     "readout_samples": 0,
@@ -276,10 +302,36 @@ def _check_values(config: RunConfig) -> None:
             config.samples,
             f"None for the exact estimator {config.estimator!r} (it draws no samples)",
         )
+    _check_processes(config)
     if config.method != "pinn":
         _refuse_changed(config, PINN_OPTIONS + OPTIMIZER_OPTIONS, f"method={config.method!r}")
     if config.method == "mol":
         _refuse_changed(config, TRAINING_OPTIONS, "method='mol', which trains no network")
+
+
+def _check_processes(config: RunConfig) -> None:
+    """A multi-process run names its coordinator; with HOST:PORT, also how many processes
+    and which one this is; with 'auto', JAX finds both."""
+    coordinator, count, index = config.coordinator, config.num_processes, config.process_id
+    if coordinator is None:
+        if count is not None or index is not None:
+            raise _invalid(
+                "coordinator", None, "HOST:PORT or 'auto' when num_processes or process_id is set"
+            )
+        return
+    if not isinstance(coordinator, str):
+        raise _invalid("coordinator", coordinator, "HOST:PORT or 'auto'")
+    if coordinator == "auto":
+        if count is not None or index is not None:
+            raise _invalid("num_processes", count, "None with coordinator='auto' (JAX finds it)")
+        return
+    host, _, port = str(coordinator).rpartition(":")
+    if not host or not port.isdigit():
+        raise _invalid("coordinator", coordinator, "HOST:PORT (e.g. 'node0:12355') or 'auto'")
+    if count is None or index is None:
+        raise _invalid("num_processes", count, "set, with process_id, for coordinator HOST:PORT")
+    if index >= count:
+        raise _invalid("process_id", index, f"between 0 and num_processes - 1 = {count - 1}")
 
 
 def _refuse_changed(config: RunConfig, names: tuple[str, ...], where: str) -> None:

@@ -39,8 +39,12 @@ def fingerprint(config: RunConfig) -> dict[str, Any]:
 
 
 def _mesh(devices: int | None):
+    """The data-parallel mesh over the first `devices` devices; by default none, or every
+    device of every process in a multi-process run."""
     if devices is None:
-        return None
+        if jax.process_count() == 1:
+            return None
+        devices = jax.device_count()
     from jax.sharding import Mesh
 
     available = jax.devices()
@@ -54,7 +58,8 @@ def _mesh(devices: int | None):
 
 def _log(config: RunConfig) -> Callable[[int, dict[str, float]], None]:
     def log(step: int, logs: dict[str, float]) -> None:
-        if not config.progress:  # without a progress bar, a line per evaluation
+        # Without a progress bar, a line per evaluation (from process 0 only).
+        if not config.progress and jax.process_index() == 0:
             fields = " ".join(f"{name}={value:.3e}" for name, value in logs.items())
             print(f"step {step}: {fields}", flush=True)
 
@@ -94,6 +99,8 @@ def run_elliptic(config: RunConfig, out: Path) -> RunResult:
     estimator = make_estimator(config.estimator, config.samples)
     optimizer = make_optimizer(config.optimizer, config.lr, config.steps, config.schedule)
     mesh = _mesh(config.devices)
+    if jax.process_index() != 0:  # one progress report, from the process that writes
+        config = config.replace(progress=False)
     problem_key, network_key, train_key, test_key = jax.random.split(jax.random.key(config.seed), 4)
     # The PRNG changes the draws only: the problem's coefficients and the network's initial
     # parameters come from the same keys whichever it is.
@@ -162,7 +169,8 @@ def run_elliptic(config: RunConfig, out: Path) -> RunResult:
             "final_loss": float(adam.history["loss"][-1]) if adam.steps else None,
             "lbfgs": lbfgs,
             "output_offset": output_offset,
-            "devices": config.devices or 1,
+            "devices": 1 if mesh is None else mesh.size,
+            "processes": jax.process_count(),
             "prng": prng,
         },
         network=solution.network,

@@ -180,7 +180,7 @@ class RunResult:
         if "curve" in self.details:
             plot_solution(self.details["curve"], self.metrics, title, out / "solution.png")
         if self.history.get("loss"):
-            plot_history(self.history, title, out / "history.png")
+            plot_history(self.history, title, out / "history.png", self.metrics)
         if self.network is not None:
             tmp = out / ".network.eqx.tmp"
             eqx.tree_serialise_leaves(tmp, self.network)

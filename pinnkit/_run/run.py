@@ -90,15 +90,66 @@ def run(config: RunConfig) -> RunResult:
     check_output_folder(out)
     import jax
 
-    out.mkdir(parents=True, exist_ok=True)
-    with jax.enable_x64(config.precision == "float64"):
-        if parabolic:
-            from .parabolic import run_parabolic
+    if config.coordinator is not None:
+        start_processes(config)
+    writer = jax.process_index() == 0  # in a multi-process run, process 0 writes the files
+    made = _missing_folders(out) if writer else []
+    if writer:
+        out.mkdir(parents=True, exist_ok=True)
+    try:
+        with jax.enable_x64(config.precision == "float64"):
+            if parabolic:
+                from .parabolic import run_parabolic
 
-            result = run_parabolic(config, out)
-        else:
-            from .elliptic import run_elliptic
+                result = run_parabolic(config, out)
+            else:
+                from .elliptic import run_elliptic
 
-            result = run_elliptic(config, out)
-        result.save(out)
+                result = run_elliptic(config, out)
+            if writer:
+                result.save(out)
+    except BaseException:
+        _remove_if_empty(made)  # a refused run leaves no empty folder behind
+        raise
     return result
+
+
+def start_processes(config: RunConfig) -> None:
+    """Join the multi-process run that `config` names (`jax.distributed.initialize`), before
+    JAX computes anything; on CPU the processes exchange data through Gloo."""
+    import jax
+
+    if jax.distributed.is_initialized():
+        return  # already joined (a second run in the same processes)
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    try:
+        if config.coordinator == "auto":
+            jax.distributed.initialize()
+        else:
+            jax.distributed.initialize(
+                config.coordinator,
+                num_processes=config.num_processes,
+                process_id=config.process_id,
+            )
+    except RuntimeError as error:
+        raise ValueError(
+            f"RunConfig.coordinator: cannot join the multi-process run ({error}); call "
+            "pinnkit.run before any other JAX computation in this process"
+        ) from None
+
+
+def _missing_folders(out: Path) -> list[Path]:
+    """The folders `out.mkdir(parents=True)` will make, innermost first."""
+    missing = []
+    while not out.exists():
+        missing.append(out)
+        out = out.parent
+    return missing
+
+
+def _remove_if_empty(folders: list[Path]) -> None:
+    """Remove the folders this run made (innermost first) that are still empty."""
+    for folder in folders:
+        if not folder.is_dir() or any(folder.iterdir()):
+            return
+        folder.rmdir()

@@ -23,6 +23,7 @@ from .solution import (
     Solution,
     advance_bar,
     all_finite,
+    close_bar,
     finish,
     make_solution,
     progress_bar,
@@ -138,8 +139,7 @@ def _iterate(
         done += kept
         logs["loss"] = history["loss"][-1]
         advance_bar(bar, kept, logs)
-    if bar is not None:
-        bar.close()
+    close_bar(bar, logs)
     return carry, done, status, where
 
 

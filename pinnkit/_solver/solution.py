@@ -224,6 +224,14 @@ def advance_bar(bar: Any, kept: int, logs: dict[str, float]) -> None:
         bar.set_postfix({k: f"{v:.3e}" for k, v in logs.items()}, refresh=False)
 
 
+def close_bar(bar: Any, logs: dict[str, float]) -> None:
+    """Show the final `logs` on the progress bar (if any) and close it, so that it ends on
+    the values the summary reports, not on the previous evaluation's."""
+    if bar is not None:
+        bar.set_postfix({k: f"{v:.3e}" for k, v in logs.items()}, refresh=True)
+        bar.close()
+
+
 def record_errors(
     test_set: TestSet,
     model: AbstractNetwork,

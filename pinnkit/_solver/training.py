@@ -32,6 +32,7 @@ from .solution import (
     RESULTS,
     Solution,
     advance_bar,
+    close_bar,
     make_solution,
     progress_bar,
     record_errors,
@@ -147,11 +148,10 @@ class Training:
                     self.save(self.done)
                     result, message = RESULTS.interrupted, self.interrupt_message()
                     break
-        if bar is not None:
-            bar.close()
         eval_steps = self.history["eval_step"]
         if self.test_set is not None and (not eval_steps or eval_steps[-1] != self.done):
             self.evaluate(self.done)
+        close_bar(bar, self.logs)
         return result, message
 
     def advance(self, bar: Any) -> int | None:

@@ -50,7 +50,7 @@ from .._operator.pde import AbstractPDE
 from .._sampler.base import AbstractSampler, UniformSampler
 from .._solver.reference import TestSet
 from .._types import Key, Point, Scalar
-from ._problem import Problem, ProblemSpec
+from ._problem import Problem
 
 
 INNER = 1.0
@@ -111,6 +111,10 @@ def annulus_three_body(
         + 8 * d * (d + 2) * s
     )
     return u, radial, bilap
+
+
+BIHARMONIC_NAME = "biharmonic-three-body-annulus"
+"""The registry name of the biharmonic annulus problem."""
 
 
 class BiharmonicAnnulusPDE(AbstractPDE):
@@ -346,17 +350,3 @@ def constant_baseline(
         return out
 
     return compute(test_set, model)
-
-
-BIHARMONIC_NAME = "biharmonic-three-body-annulus"
-
-BIHARMONIC_SPEC = ProblemSpec(
-    name=BIHARMONIC_NAME,
-    description=(
-        "biharmonic on the annulus 1 < |x| < 2, three-body exact solution, u = 0 (ansatz) and "
-        "du/dr = data (boundary term: problems.biharmonic_loss) on both spheres"
-    ),
-    min_dim=3,
-    build=lambda dim, key: annulus_biharmonic_problem(dim, key),
-)
-"""The registry entry of the biharmonic annulus problem."""

@@ -40,7 +40,7 @@ from .._operator.pde import AbstractPDE
 from .._sampler.base import AbstractSampler, UniformSampler
 from .._solver.reference import TestSet
 from .._types import Key, Point, Points, Scalar
-from ._problem import AbstractProblem, ProblemSpec
+from ._problem import AbstractProblem
 
 
 class KdVPDE(AbstractPDE):
@@ -215,15 +215,10 @@ class KdVProblem(AbstractProblem):
         return TestSet(self.sampler, self.solution, key, size=size)
 
 
-KDV_SPEC = ProblemSpec(
-    name="kdv",
-    description=(
-        "Korteweg-de Vries u_t + 6uu_x + u_xxx = 0 on [-5,5] x [0,1], one-soliton exact "
-        "solution (space-time network of (x, t))"
-    ),
-    build=lambda dim, key: KdVProblem(),
-    min_dim=1,
-    max_dim=1,
-    default_dim=1,
-)
-"""The registry entry of the KdV problem (its defaults; build others with `KdVProblem(...)`)."""
+def kdv_problem(dim: int, key: PRNGKeyArray) -> KdVProblem:
+    """The registry's builder: the default [`KdVProblem`][pinnkit.problems.KdVProblem] (space
+    dimension `dim` = 1; it has no random coefficients, so `key` is unused)."""
+    del key
+    if dim != 1:
+        raise ValueError(f"the KdV problem has one space dimension, got dim={dim}")
+    return KdVProblem()

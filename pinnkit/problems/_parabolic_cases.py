@@ -5,19 +5,15 @@ The problems and their references are in docs/math.md ("Semilinear parabolic pro
 """
 
 from collections.abc import Callable
+from typing import Any
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from .._timestepping.discretization import Radial
-from .._timestepping.mol import MethodOfLines
 from .._types import Point
-from ._parabolic import ParabolicProblem, SemilinearParabolicPDE
-from ._problem import ProblemSpec
-from ._reactions import REACTIONS
+from ._parabolic import ParabolicProblem, SemilinearParabolicPDE, bump_of_s
 
 
 # ---------------------------------------------------------------------------------------------
@@ -81,10 +77,6 @@ HORIZON = 0.3
 """The horizon $T$ of the semilinear trio (docs/math.md, "Semilinear parabolic problems")."""
 
 
-def _bump_of_s(s: Array) -> Array:
-    return 5 / (10 + 2 * s)
-
-
 def _trio_radial(equation: str, name: str) -> Callable[[int], ParabolicProblem]:
     def build(dim: int) -> ParabolicProblem:
         return ParabolicProblem(
@@ -94,7 +86,7 @@ def _trio_radial(equation: str, name: str) -> Callable[[int], ParabolicProblem]:
             pde=SemilinearParabolicPDE(equation),
             initial=_Bump(),
             reference_source="radial method of lines",
-            radial_initial=_bump_of_s,
+            radial_initial=bump_of_s,
         )
 
     return build
@@ -180,109 +172,18 @@ def _heat_gaussian(dim: int) -> ParabolicProblem:
     )
 
 
-RADIAL_METHODS = ("pinn", "mol", "galerkin")
-"""The methods of a radial problem (the method of lines needs $g$ and $f$ radial)."""
+_BUILDERS: dict[str, Callable[[int], ParabolicProblem]] = {
+    "semilinear-heat": _trio_radial("semilinear-heat", "semilinear-heat"),
+    "allen-cahn-parabolic": _allen_cahn_problem,
+    "sine-gordon-parabolic": _trio_radial("sine-gordon", "sine-gordon-parabolic"),
+    "heat-quadratic": _heat_quadratic,
+    "heat-exponential": _heat_exponential,
+    "heat-gaussian": _heat_gaussian,
+}
 
 
-def _spec(name: str, description: str, build: Callable[[int], ParabolicProblem], radial: bool):
-    return ProblemSpec(
-        name=name,
-        description=description,
-        build=lambda dim, key: build(dim),
-        methods=RADIAL_METHODS if radial else ("pinn", "galerkin"),
-        answer="value",
-    )
-
-
-PARABOLIC_SPECS: tuple[ProblemSpec, ...] = (
-    _spec(
-        "semilinear-heat",
-        "u_t + Δu + (1-u²)/(1+u²) = 0, u(T,x) = 5/(10+2|x|²), T = 0.3; value u(0,0)",
-        _trio_radial("semilinear-heat", "semilinear-heat"),
-        radial=True,
-    ),
-    _spec(
-        "allen-cahn-parabolic",
-        "u_t + Δu + u - u³ = 0, u(T,x) = arctan(max_i x_i), T = 0.3; value u(0,0)",
-        _allen_cahn_problem,
-        radial=False,
-    ),
-    _spec(
-        "sine-gordon-parabolic",
-        "u_t + Δu + sin(u) = 0, u(T,x) = 5/(10+2|x|²), T = 0.3; value u(0,0)",
-        _trio_radial("sine-gordon", "sine-gordon-parabolic"),
-        radial=True,
-    ),
-    _spec(
-        "heat-quadratic",
-        "heat v_τ = Δv, v(0,x) = |x|², exact |x|² + 2dτ, T = 0.3; value v(T,0)",
-        _heat_quadratic,
-        radial=True,
-    ),
-    _spec(
-        "heat-exponential",
-        "heat v_τ = Δv, v(0,x) = exp(a·x), exact exp(a·x + |a|²τ), |a| = 0.5; value v(T,0)",
-        _heat_exponential,
-        radial=False,
-    ),
-    _spec(
-        "heat-gaussian",
-        "heat v_τ = Δv, v(0,x) = exp(-|x|²/(2d)), stays Gaussian, T = 0.3; value v(T,0)",
-        _heat_gaussian,
-        radial=True,
-    ),
-)
-"""The registry entries of the parabolic problems."""
-
-
-_RADIAL_EQUATIONS = ("semilinear-heat", "sine-gordon")
-
-
-def radial_reference(
-    equation: str,
-    dim: int,
-    *,
-    t: float = 0.3,
-    n_points: int = 128,
-    s_max: float | None = None,
-    rtol: float = 1e-10,
-    atol: float = 1e-12,
-) -> float:
-    r"""$u(0, 0)$ for a semilinear parabolic benchmark, by the radial method of lines.
-
-    The problems are $u_t + \Delta u + f(u) = 0$ on $\mathbb{R}^d \times [0, T]$ with
-    $u(T, x) = g(x) = 5 / (10 + 2|x|^2)$, and $f(u) = (1 - u^2)/(1 + u^2)$
-    (`"semilinear-heat"`) or $f(u) = \sin u$ (`"sine-gordon"`). In forward time
-    $v_\tau = \Delta v + f(v)$, $v(0) = g$, and $u(0, 0) = v(T, 0)$. As $g$ depends on $x$
-    only through $s = |x|^2$, this is the one-dimensional problem
-    $v_\tau = 4 s v_{ss} + 2 d v_s + f(v)$, solved with [`pinnkit.Radial`][] (scale 5, the
-    scale of $g$) and `Kvaerno5`. The Allen–Cahn problem of the same suite has
-    $g(x) = \arctan(\max_i x_i)$, which is not radial, so it has no reference here.
-
-    **Arguments:**
-
-    - `equation`: `"semilinear-heat"` or `"sine-gordon"`.
-    - `dim`: the dimension $d$.
-    - `t`: the horizon $T$ (default 0.3).
-    - `n_points`: Chebyshev nodes in $s$ (default 128).
-    - `s_max`: the far end in $s$; `None` (default) for $8 d T + 200$ (four times the mean
-      of $|\sqrt{2} W_T|^2$, plus a margin).
-    - `rtol`, `atol`: the time-stepping tolerances.
-
-    **Returns:** $u(0, 0)$ as a Python float, computed in float64.
-    """
-    if equation == "allen-cahn":
-        raise ValueError(
-            "the Allen–Cahn problem has g(x) = arctan(max_i x_i), which is not radial, so the "
-            "radial method of lines cannot give its reference value"
-        )
-    if equation not in _RADIAL_EQUATIONS:
-        raise ValueError(f"equation must be one of {sorted(_RADIAL_EQUATIONS)}, got {equation!r}")
-    if s_max is None:
-        s_max = 8 * dim * t + 200.0
-    with jax.enable_x64(True):
-        discretization = Radial(dim, s_max, n_points, scale=5.0)
-        mol = MethodOfLines(discretization, REACTIONS[equation], rtol=rtol, atol=atol)
-        g = _bump_of_s(jnp.asarray(discretization.nodes))
-        solution = mol.solve(g, t, throw=True)
-        return float(solution.values[-1, 0])
+def parabolic_problem(name: str, dim: int, key: Any = None) -> ParabolicProblem:
+    """The registry's builder of the parabolic problem `name` in dimension `dim` (they have no
+    random coefficients, so `key` is unused)."""
+    del key
+    return _BUILDERS[name](dim)

@@ -1,14 +1,11 @@
-"""The one problem model: [`AbstractProblem`][pinnkit.problems.AbstractProblem], the
-elliptic [`Problem`][pinnkit.problems.Problem], and the registry entry
-[`ProblemSpec`][pinnkit.problems.ProblemSpec] that builds any of them."""
+"""The one problem model: [`AbstractProblem`][pinnkit.problems.AbstractProblem] and the
+elliptic [`Problem`][pinnkit.problems.Problem] (a [`ProblemSpec`][pinnkit.problems.ProblemSpec]
+of the registry builds any problem by name)."""
 
 import abc
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal
 
 import equinox as eqx
-import jax
 from jaxtyping import PRNGKeyArray
 
 from .._estimator.base import AbstractEstimator
@@ -132,58 +129,3 @@ class Problem(AbstractProblem):
     def test_set(self, key: PRNGKeyArray, size: int = 20_000, chunk_size: int = 1_000) -> TestSet:
         """A fixed test set of `size` points drawn like the collocation points."""
         return TestSet(self.sampler, self.solution, key, size=size, chunk_size=chunk_size)
-
-
-Answer = Literal["solution", "value"]
-"""What a problem asks for: `"solution"`, $u$ everywhere (its error the relative $L^2$ error
-on a test set, `rel_l2`), or `"value"`, one number $u(0, 0)$ (its error `rel_error`)."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class ProblemSpec:
-    """A registry entry of [`PROBLEMS`][pinnkit.problems.PROBLEMS]: how to build a problem in a
-    given dimension, and what solves it.
-
-    **Attributes:**
-
-    - `name`: the registry name.
-    - `description`: one line for `pinnkit problems`.
-    - `build`: `build(dim, key)` returns the [`AbstractProblem`][pinnkit.problems.AbstractProblem]
-      (`key` draws its random coefficients, if any).
-    - `methods`: the `--method`s (`RunConfig.method`) that solve it, first the default:
-      `"pinn"` (a physics-informed network), `"mol"` (the method of lines) or `"galerkin"`
-      (Neural Galerkin).
-    - `answer`: `"solution"` or `"value"` (see `Answer`).
-    - `min_dim`, `max_dim`: the dimensions it is defined in (`max_dim` `None`: no limit).
-    - `default_dim`: the dimension used when none is given.
-    """
-
-    name: str
-    description: str
-    build: Callable[[int, PRNGKeyArray], AbstractProblem]
-    methods: tuple[str, ...] = ("pinn",)
-    answer: Answer = "solution"
-    min_dim: int = 1
-    max_dim: int | None = None
-    default_dim: int = 100
-
-    @property
-    def dims(self) -> str:
-        """The dimensions it is defined in, as text: `">= 2"`, `"1"` or `"2..8"`."""
-        if self.max_dim is None:
-            return f">= {self.min_dim}"
-        if self.max_dim == self.min_dim:
-            return f"{self.min_dim}"
-        return f"{self.min_dim}..{self.max_dim}"
-
-    def defined_in(self, dim: int) -> bool:
-        """Whether the problem is defined in dimension `dim` (an `int`)."""
-        if not isinstance(dim, int) or isinstance(dim, bool) or dim < self.min_dim:
-            return False
-        return self.max_dim is None or dim <= self.max_dim
-
-    def __call__(self, dim: int | None = None, key: PRNGKeyArray | None = None) -> AbstractProblem:
-        dim = self.default_dim if dim is None else dim
-        if not self.defined_in(dim):
-            raise ValueError(f"{self.name} needs dim {self.dims}, got {dim!r}")
-        return self.build(dim, jax.random.key(0) if key is None else key)

@@ -13,7 +13,7 @@ from .._operator.pde import AbstractPDE
 from .._sampler.base import UniformSampler
 from .._types import Point, Scalar
 from ._ball_solutions import three_body, two_body
-from ._problem import Problem, ProblemSpec
+from ._problem import Problem
 from ._reactions import REACTIONS
 
 
@@ -96,18 +96,3 @@ def unit_ball_problem(
         solution=pde.solution,
         distance=unit_ball_distance,
     )
-
-
-def _spec(nonlinearity: str, body: str) -> ProblemSpec:
-    equation = {"poisson": "Poisson", "allen-cahn": "Allen-Cahn", "sine-gordon": "sine-Gordon"}
-    return ProblemSpec(
-        name=f"{nonlinearity}-{body}",
-        description=(
-            f"{equation[nonlinearity]} on the unit ball, {body} exact solution, u = 0 on the sphere"
-        ),
-        min_dim=BODIES[body][1],
-        build=lambda dim, key: unit_ball_problem(nonlinearity, body, dim, key),
-    )
-
-
-UNIT_BALL_SPECS = [_spec(n, b) for b in BODIES for n in NONLINEARITIES]
