@@ -50,7 +50,7 @@ def kind_members() -> dict[str, list[str]]:
 
     exported = [
         (name, obj)
-        for name, obj in vars(pinnkit).items()
+        for name, obj in ((n, getattr(pinnkit, n)) for n in dir(pinnkit))
         if not name.startswith("_") and inspect.isclass(obj)
     ]
     members = {}
