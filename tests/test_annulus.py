@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from helpers import no_typecheck
+from internals import annulus_distance, annulus_three_body
 
 import pinnkit as pk
 from pinnkit.problems import (
@@ -17,7 +18,6 @@ from pinnkit.problems import (
     constant_baseline,
     get_problem,
 )
-from pinnkit.problems._annulus import annulus_distance, annulus_three_body
 
 
 NAME = "biharmonic-three-body-annulus"

@@ -4,8 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
-from pinnkit.problems._ball_solutions import three_body, two_body
+from internals import three_body, two_body
 
 
 RTOL = 1e-10

@@ -3,10 +3,9 @@
 import json
 
 import pytest
+from internals import parse_dims, parse_estimators, precheck, run_isolated
 
 from pinnkit import ESTIMATORS
-from pinnkit._bench.estimators import precheck, run_isolated
-from pinnkit._bench.reports import parse_dims, parse_estimators
 from pinnkit.cli import main
 
 

@@ -3,8 +3,8 @@
 import json
 
 import pytest
+from internals import PAPER_STDE_REL_L2, finished, markdown_table
 
-from pinnkit._bench.accuracy import PAPER_STDE_REL_L2, finished, markdown_table
 from pinnkit.cli import main
 
 
@@ -25,7 +25,9 @@ def test_records_and_resume(tmp_path, capsys):
         assert record["estimator"] == "stde" and record["samples"] == 2
         assert record["steps"] == 10 and record["width"] == 8 and record["test_size"] == 100
         assert record["result"] == "successful" and record["status"] == "ran"
-        assert 0 < record["rel_l2"] < 10 and record["steps_per_s"] > 0
+        # Today (seed 0): rel_l2 = 1.5755 at d = 3 and 0.6540 at d = 4, after 10 steps.
+        today = {3: 1.5755, 4: 0.6540}[dim]
+        assert 0 < record["rel_l2"] < 1.25 * today and record["steps_per_s"] > 0
         assert "history" not in record and record["paper_stde_rel_l2"] is None
     results = sorted((tmp_path / "runs").glob("*/result.json"))
     assert [p.parent.name for p in results] == [

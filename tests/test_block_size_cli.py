@@ -6,7 +6,7 @@ import equinox as eqx
 import jax
 import pytest
 
-from pinnkit._network.shared import SharedFirstLayerMLP
+from pinnkit import SharedFirstLayerMLP
 from pinnkit.cli import main
 
 

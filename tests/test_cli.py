@@ -30,9 +30,11 @@ RESULT_KEYS = {
 def test_problems_lists_every_name(capsys):
     assert main(["problems"]) == 0
     out = capsys.readouterr().out
+    lines = {line.split()[0]: line for line in out.splitlines() if line.strip()}
     for name, spec in PROBLEMS.items():
-        assert name in out
-        assert f"dim >= {spec.min_dim}" in out
+        assert f"  {spec.dims}  " in lines[name], lines[name]
+        assert f"  {','.join(spec.methods)}  " in lines[name]
+        assert f"  {spec.answer} " in lines[name]
 
 
 def test_module_entry_point():
@@ -53,7 +55,8 @@ def test_tiny_solve(tmp_path, capsys):
     assert result["problem"] == "poisson-two-body" and result["dim"] == 3
     assert result["estimator"] == "exact" and result["samples"] is None
     assert result["steps"] == 20 and result["batch"] == 8 and result["seed"] == 0
-    assert 0 < result["rel_l2"] < 10 and 0 < result["rel_l1"] < 10
+    # Today (seed 0): rel_l2 = 1.4715, rel_l1 = 1.6430 (20 steps barely move the network).
+    assert 0 < result["rel_l2"] < 1.25 * 1.4715 and 0 < result["rel_l1"] < 1.25 * 1.6430
     assert result["wall_s"] > 0 and result["steps_per_s"] > 0 and result["peak_rss_mb"] > 10
     assert (tmp_path / "history.png").read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "network.eqx").stat().st_size > 0

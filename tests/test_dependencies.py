@@ -23,7 +23,9 @@ def _imported_top_levels(folder: Path) -> set[str]:
 
 
 def _third_party(names: set[str]) -> set[str]:
-    local = {"pinnkit", "helpers", "conftest"} | {p.stem for p in (ROOT / "tools").glob("*.py")}
+    local = {"pinnkit", "helpers", "internals", "conftest"} | {
+        p.stem for p in (ROOT / "tools").glob("*.py")
+    }
     return {n for n in names if n not in sys.stdlib_module_names and n not in local}
 
 

@@ -125,7 +125,7 @@ def test_samples_follow_dtype(getkey):
 def test_sphere_direction_moments(method, dim, getkey):
     """Uniform on S^{d-1}: E x_i = 0, E x_i^2 = 1/d, E x_i^4 = 3/(d(d+2)),
     E x_i^2 x_j^2 = 1/(d(d+2)) (i != j), and |x| = scale exactly."""
-    from pinnkit._domain.domains import sphere_directions
+    from internals import sphere_directions
 
     n = 40_000
     scale = jnp.full((n, 1), 3.0)
@@ -151,7 +151,7 @@ def test_sphere_direction_moments(method, dim, getkey):
 def test_sphere_direction_projection_law(method, getkey):
     """In d = 3 the coordinate of a uniform point on S^2 along any axis is uniform on
     [-1, 1] (Archimedes): check its deciles, and that dtype and bad methods are handled."""
-    from pinnkit._domain.domains import sphere_directions
+    from internals import sphere_directions
 
     x = np.asarray(sphere_directions(getkey(), 40_000, 3, method=method))
     for axis in range(3):
@@ -161,7 +161,7 @@ def test_sphere_direction_projection_law(method, getkey):
 
 
 def test_sphere_directions_float64(x64, getkey):
-    from pinnkit._domain.domains import sphere_directions
+    from internals import sphere_directions
 
     for method in ("normal", "box-muller"):
         x = sphere_directions(getkey(), 50, 9, jnp.float64, method=method)
@@ -170,7 +170,7 @@ def test_sphere_directions_float64(x64, getkey):
 
 
 def test_sincos_matches_numpy(getkey):
-    from pinnkit._domain.domains import sincos
+    from internals import sincos
 
     x = np.concatenate([np.linspace(-50, 50, 100_001), [0.0, np.pi / 4, -np.pi / 2, 8000.5]])
     s, c = sincos(jnp.asarray(x, dtype=jnp.float32))

@@ -22,9 +22,9 @@ from helpers import (
     random_points,
     rejected,
 )
+from internals import linear_terms
 
 import pinnkit as pk
-from pinnkit._operator.base import linear_terms
 
 
 pytestmark = pytest.mark.usefixtures("x64")

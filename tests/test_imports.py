@@ -113,3 +113,51 @@ def test_lower_layers_import_no_higher_ones():
             if not (inside or allowed):
                 wrong.append(f"{name} imports {target}")
     assert not wrong, wrong
+
+
+TESTS = Path(__file__).resolve().parent
+READS_THE_PACKAGE = {"internals.py", "test_imports.py"}
+"""Test files allowed past the public names: the one helper for internals, and this file,
+which names the package's modules to read their imports."""
+
+
+def _private(dotted: str) -> bool:
+    parts = dotted.split(".")
+    return parts[0] == "pinnkit" and any(p.startswith("_") and p[:2] != "__" for p in parts[1:])
+
+
+def private_reaches(source: str) -> list[str]:
+    """What a test source takes from pinnkit past its public names: private modules, private
+    names, and dotted strings naming them (as `monkeypatch.setattr("pinnkit._x.y", ...)`)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names if _private(alias.name)]
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "pinnkit":
+            module = node.module or ""
+            found += [module] if _private(module) else []
+            found += [f"{module}.{a.name}" for a in node.names if a.name.startswith("_")]
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            dotted = node.value.strip()
+            if " " not in dotted and _private(dotted):
+                found.append(dotted)
+    return found
+
+
+def test_tests_reach_internals_only_through_one_helper():
+    """Tests use public names; the internals they need come from `tests/internals.py`."""
+    reaches = {
+        path.name: private_reaches(path.read_text())
+        for path in sorted(TESTS.glob("*.py"))
+        if path.name not in READS_THE_PACKAGE
+    }
+    offenders = {name: found for name, found in reaches.items() if found}
+    assert not offenders, f"import these through tests/internals.py instead: {offenders}"
+    # The check finds what it is for.
+    planted = 'from pinnkit._solver.pinn import _make_run\nmonkeypatch.setattr("pinnkit._run.x", 1)'
+    assert private_reaches(planted) == [
+        "pinnkit._solver.pinn",
+        "pinnkit._solver.pinn._make_run",
+        "pinnkit._run.x",
+    ]
+    assert private_reaches("from pinnkit import MLP\nfrom pinnkit.problems import PROBLEMS") == []

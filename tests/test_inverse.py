@@ -119,3 +119,35 @@ def test_state_and_errors(getkey):
         adaptive(Amplitude(jnp.array(1.0)), batch, getkey())
     with pytest.raises(ValueError, match="where"):
         pk.InverseLoss(pk.WeightedSum(terms), where=lambda loss: loss.terms["missing"])
+
+
+def test_adaptive_weights_balance_the_gradient_norms(getkey):
+    """The first step moves each weight a tenth of the way (momentum 0.9) from 1 to its
+    "gradient-norm" target, sum_j |g_j| / |g_k|, with the gradients of the two terms in the
+    network's one parameter `a` worked out by hand; the next steps (every=5) keep them."""
+    terms = make_loss().loss.terms
+    adaptive = pk.InverseLoss(pk.AdaptiveWeightedSum(terms, every=5), where=where)
+    a, k = 1.5, 0.5
+    model = pk.WithParameters(Amplitude(jnp.array(a)), jnp.array(k))
+    state = adaptive.init_state(getkey())
+    next_batch = eqx.filter_jit(adaptive.next_batch)
+    batch, state = next_batch(model, state, getkey())
+    points, source = batch.terms["residual"].points, batch.terms["residual"].source
+    lap = jax.vmap(lambda x: jnp.trace(jax.hessian(bump)(x)))(points)
+    # d/da mean((-k a lap - f)^2) and d/da mean((a - 1)^2 bump^2) on the data points.
+    residual = jnp.mean(2 * (-k * a * lap - source) * (-k * lap))
+    data_points = pk.Ball(2).sample_interior(jax.random.key(5), 20)
+    data = jnp.mean(2 * (a - 1.0) * jax.vmap(bump)(data_points) ** 2)
+    total = abs(residual) + abs(data)
+    expected = {
+        "residual": 0.9 + 0.1 * total / abs(residual),
+        "data": 0.9 + 0.1 * total / abs(data),
+    }
+    for name, value in expected.items():
+        np.testing.assert_allclose(batch.weights[name], value, rtol=1e-4)
+        np.testing.assert_allclose(state["weights"][name], value, rtol=1e-4)
+    assert abs(float(expected["data"]) - float(expected["residual"])) > 0.05  # a real rebalance
+    for _ in range(4):
+        later, state = next_batch(model, state, getkey())
+        for name in expected:
+            assert float(later.weights[name]) == float(batch.weights[name])

@@ -7,9 +7,16 @@ import numpy as np
 import pytest
 
 import pinnkit as pk
-from pinnkit import Box, MethodOfLines, MOLSolution, radial_reference
-from pinnkit._solver.solution import SolveError
-from pinnkit._timestepping.discretization import FiniteDifference, Fourier, Radial
+from pinnkit import (
+    Box,
+    FiniteDifference,
+    Fourier,
+    MethodOfLines,
+    MOLSolution,
+    Radial,
+    SolveError,
+    radial_reference,
+)
 
 
 def _slope(hs, errors) -> float:

@@ -18,9 +18,9 @@ from helpers import (
     random_point,
     rejects,
 )
+from internals import taylor
 
 import pinnkit as pk
-from pinnkit._taylor import base as taylor
 
 
 pytestmark = pytest.mark.usefixtures("x64")

@@ -5,9 +5,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from helpers import NETWORK_FACTORIES, no_typecheck, random_points, rejected
+from internals import ACTIVATIONS
 
 import pinnkit as pk
-from pinnkit._network.mlp import _ACTIVATIONS
 
 
 @pytest.mark.parametrize("dim", [3, 8])
@@ -68,15 +68,35 @@ def test_uniform_initialization_draws_biases(getkey):
     assert np.max(np.abs(weight)) <= 1 / np.sqrt(50)
 
 
-@pytest.mark.parametrize("activation", list(_ACTIVATIONS))
+# Each activation name's formula, written independently of the library's table.
+ACTIVATION_FORMULAS = {
+    "tanh": lambda h: (np.exp(2 * h) - 1) / (np.exp(2 * h) + 1),
+    "sin": np.sin,
+    # jax.nn.gelu's default, the tanh approximation of x Phi(x).
+    "gelu": lambda h: 0.5 * h * (1 + np.tanh(np.sqrt(2 / np.pi) * (h + 0.044715 * h**3))),
+    "silu": lambda h: h / (1 + np.exp(-h)),
+    "softplus": lambda h: np.log1p(np.exp(h)),
+}
+
+
+def test_every_activation_has_a_formula():
+    assert set(ACTIVATION_FORMULAS) == set(ACTIVATIONS)
+
+
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
 def test_activation_by_name(activation, getkey):
     key = getkey()
     named = pk.MLP(3, 8, 1, activation=activation, key=key)
-    explicit = pk.MLP(3, 8, 1, activation=_ACTIVATIONS[activation], key=key)
+    explicit = pk.MLP(3, 8, 1, activation=ACTIVATIONS[activation], key=key)
     x = jnp.array([0.1, -0.4, 0.7])
     np.testing.assert_allclose(named(x), explicit(x), rtol=1e-6)
-    by_hand = named.layers[1](_ACTIVATIONS[activation](named.layers[0](x)))[0]
-    np.testing.assert_allclose(named(x), by_hand, rtol=1e-6)
+    # Over [-2, 2], where the five functions differ clearly.
+    grid = np.linspace(-2.0, 2.0, 9)
+    formula = ACTIVATION_FORMULAS[activation](grid)
+    np.testing.assert_allclose(named.activation(jnp.asarray(grid)), formula, rtol=1e-5, atol=1e-7)
+    hidden = ACTIVATION_FORMULAS[activation](np.asarray(named.layers[0](x), np.float64))
+    by_hand = named.layers[1](jnp.asarray(hidden, jnp.float32))[0]
+    np.testing.assert_allclose(named(x), by_hand, rtol=1e-5, atol=1e-6)
 
 
 def test_callable_activation(getkey):
@@ -91,7 +111,7 @@ def test_callable_activation(getkey):
 def test_bad_activation_lists_valid_names(getkey):
     with pytest.raises(ValueError, match="unknown activation 'relu6'") as info:
         pk.MLP(3, 8, activation="relu6", key=getkey())
-    for name in _ACTIVATIONS:
+    for name in ACTIVATIONS:
         assert name in str(info.value)
 
 

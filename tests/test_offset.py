@@ -9,9 +9,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from helpers import NETWORK_FACTORIES, random_points
+from internals import finished, run_name
 
 import pinnkit as pk
-from pinnkit._bench.accuracy import finished, run_name
 from pinnkit.cli import main
 
 

@@ -4,9 +4,9 @@ import jax
 import jax.numpy as jnp
 import pytest
 from helpers import assert_close, rejected
+from internals import linear_terms
 
 import pinnkit as pk
-from pinnkit._operator.base import linear_terms
 
 
 pytestmark = pytest.mark.usefixtures("x64")

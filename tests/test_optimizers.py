@@ -11,7 +11,7 @@ import optax
 import pytest
 
 import pinnkit as pk
-from pinnkit._solver.solution import SolveError
+from pinnkit import SolveError
 from pinnkit.cli import main
 
 

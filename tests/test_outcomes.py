@@ -21,9 +21,7 @@ import numpy as np
 import pytest
 
 import pinnkit as pk
-from pinnkit._solver.solution import AbstractSolution, SolveError
-from pinnkit._timestepping.discretization import FiniteDifference
-from pinnkit._timestepping.mol import MethodOfLines
+from pinnkit import AbstractSolution, FiniteDifference, MethodOfLines, SolveError
 
 
 def _data_loss() -> pk.DataLoss:

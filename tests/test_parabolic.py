@@ -7,31 +7,29 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from helpers import assert_close, rejected
+from internals import pinn_loss, run_parabolic
 
 import pinnkit as pk
-from pinnkit._run.parabolic import pinn_loss
-from pinnkit._solver import optimizers
 from pinnkit.cli import main
-from pinnkit.problems import (
-    MONTE_CARLO_REFERENCES,
-    PARABOLIC_PROBLEMS,
-    PROBLEMS,
-    get_parabolic_problem,
-)
+from pinnkit.problems import MONTE_CARLO_REFERENCES, PROBLEMS, ParabolicProblem, get_problem
 
 
 CLOSED_FORM = ["heat-quadratic", "heat-exponential", "heat-gaussian"]
+PARABOLIC = [name for name, spec in PROBLEMS.items() if spec.answer == "value"]
 PARABOLIC_KEYS = {"problem", "dim", "method", "seed", "value", "reference", "rel_error"}
 
 
-def test_registry_is_separate_and_complete():
-    assert set(PARABOLIC_PROBLEMS).isdisjoint(PROBLEMS)
-    for name in ("semilinear-heat", "allen-cahn-parabolic", "sine-gordon-parabolic", *CLOSED_FORM):
-        problem = get_parabolic_problem(name, 3)
+def test_registry_holds_every_parabolic_problem():
+    expected = ["semilinear-heat", "allen-cahn-parabolic", "sine-gordon-parabolic", *CLOSED_FORM]
+    assert PARABOLIC == expected
+    for name in expected:
+        problem = get_problem(name, 3)
+        assert isinstance(problem, ParabolicProblem)
+        assert ("mol" in PROBLEMS[name].methods) == problem.radial, name
         assert problem.name == name and problem.dim == 3 and problem.T == 0.3
         assert problem.pde.operators == (pk.Laplacian(),)
-    rejected(lambda: get_parabolic_problem("heat", 3), "valid names")
-    rejected(lambda: get_parabolic_problem("semilinear-heat", 0), "dim >= 1")
+    rejected(lambda: get_problem("heat", 3), "valid names")
+    rejected(lambda: get_problem("semilinear-heat", 0), "dim >= 1")
 
 
 @pytest.mark.parametrize(
@@ -45,7 +43,7 @@ def test_registry_is_separate_and_complete():
 )
 def test_forward_right_hand_side(name, f, x64):
     # residual(x, u, (Δu,), source) is F(u) = Δu + f(u), by nested autodiff on a network.
-    problem = get_parabolic_problem(name, 3)
+    problem = get_problem(name, 3)
     net = pk.MLP(3, 8, 1, key=jax.random.key(0))
     x = jnp.array([0.2, -0.4, 0.7])
     u, derivatives = pk.Exact()(net, x, problem.pde.operators, jax.random.key(0))
@@ -55,9 +53,9 @@ def test_forward_right_hand_side(name, f, x64):
 
 def test_initial_data(x64):
     x = jnp.array([0.5, -1.0, 2.0])
-    heat = get_parabolic_problem("semilinear-heat", 3)
+    heat = get_problem("semilinear-heat", 3)
     assert_close(heat.initial(x), 5 / (10 + 2 * jnp.sum(x**2)))
-    allen_cahn = get_parabolic_problem("allen-cahn-parabolic", 3)
+    allen_cahn = get_problem("allen-cahn-parabolic", 3)
     assert_close(allen_cahn.initial(x), jnp.arctan(2.0))
     assert heat.radial and not allen_cahn.radial
     assert heat.radial_initial is not None
@@ -65,9 +63,9 @@ def test_initial_data(x64):
 
 
 def test_references_say_where_they_come_from():
-    assert get_parabolic_problem("allen-cahn-parabolic", 100).reference == 1.04510
-    assert get_parabolic_problem("allen-cahn-parabolic", 7).reference is None
-    heat = get_parabolic_problem("semilinear-heat", 100)
+    assert get_problem("allen-cahn-parabolic", 100).reference_value() == 1.04510
+    assert get_problem("allen-cahn-parabolic", 7).reference_value() is None
+    heat = get_problem("semilinear-heat", 100)
     assert heat.reference_source == "radial method of lines" and heat.known_reference is None
     assert MONTE_CARLO_REFERENCES["sine-gordon"][1_000] == 0.0055896
 
@@ -75,7 +73,7 @@ def test_references_say_where_they_come_from():
 @pytest.mark.parametrize("name", CLOSED_FORM)
 def test_closed_forms_solve_the_heat_equation(name, x64):
     dim = 4
-    problem = get_parabolic_problem(name, dim)
+    problem = get_problem(name, dim)
     solution = problem.solution
     assert solution is not None
     x = jnp.array([0.3, -0.2, 0.5, 0.1])
@@ -84,26 +82,26 @@ def test_closed_forms_solve_the_heat_equation(name, x64):
         laplacian = jnp.trace(jax.hessian(lambda y, tau=tau: solution(y, tau))(x))
         assert_close(v_tau, laplacian, rtol=1e-10)
     assert_close(solution(x, 0.0), problem.initial(x), rtol=1e-12)
-    assert_close(solution(jnp.zeros(dim), problem.T), problem.reference, rtol=1e-12)
+    assert_close(solution(jnp.zeros(dim), problem.T), problem.reference_value(), rtol=1e-12)
 
 
 def test_space_time_loss_vanishes_on_the_exact_solution(x64):
     # u(t, x) = v(T - t, x) satisfies u_t + Δu = 0 and u(T) = g: residual, value and gradient
     # terms are all zero, with an exact and with a stochastic estimator.
-    problem = get_parabolic_problem("heat-exponential", 5)
+    problem = get_problem("heat-exponential", 5)
 
     def exact(z):
         return problem.backward_solution(z[:-1], z[-1])
 
     for estimator in (pk.Exact(), pk.STDE(num_samples=2)):
-        loss = problem.space_time_loss(estimator, batch_size=16)
+        loss = problem.loss(estimator, batch_size=16)
         batch = loss.sample(jax.random.key(1))
         values = loss.values(exact, batch, jax.random.key(2))
         assert set(values) == {"residual", "terminal"}
         assert_close(values["residual"], jnp.zeros(()), atol=1e-20)
         assert_close(values["terminal"], jnp.zeros(()), atol=1e-20)
     # A wrong solution (diffusing backwards) has a residual.
-    wrong = problem.space_time_loss(pk.Exact(), batch_size=16)
+    wrong = problem.loss(pk.Exact(), batch_size=16)
     batch = wrong.sample(jax.random.key(1))
 
     solution = problem.solution
@@ -177,7 +175,8 @@ def test_pinn_run_writes_the_result(tmp_path):
     assert result["reference"] == pytest.approx(1.2)
     assert result["rel_error"] == pytest.approx(abs(result["value"] - 1.2) / 1.2)
     assert result["steps"] == 40 and result["result"] == "successful"
-    assert result["rel_l2"] is not None and np.isfinite(result["rel_l2"])
+    # Today (seed 0): rel_l2 = 0.4212 and rel_error = 0.8617 after 40 steps.
+    assert 0 < result["rel_l2"] < 1.25 * 0.4212 and result["rel_error"] < 1.25 * 0.8617
     assert result["history"]["eval_step"][-1] == 40  # evaluated at least at the end
     tracked = result["history"]["rel_error"][-1]
     assert tracked == pytest.approx(result["rel_error"], rel=1e-4)
@@ -186,9 +185,8 @@ def test_pinn_run_writes_the_result(tmp_path):
 
 def test_pinn_run_takes_the_optimizer_and_schedule(tmp_path, monkeypatch):
     calls = []
-    real = optimizers.make_optimizer
-    monkeypatch.setattr(optimizers, "make_optimizer", lambda *a: calls.append(a) or real(*a))
-    monkeypatch.setattr("pinnkit._run.parabolic.make_optimizer", optimizers.make_optimizer)
+    real = pk.make_optimizer
+    monkeypatch.setattr(run_parabolic, "make_optimizer", lambda *a: calls.append(a) or real(*a))
     config = pk.RunConfig(
         **{**_PINN, "steps": 4, "eval_every": 4, "test_size": 10},
         optimizer="adamw",
@@ -217,30 +215,29 @@ def test_cli_rejects_bad_methods(tmp_path, capsys):
 def test_problems_command_lists_parabolic(capsys):
     assert main(["problems"]) == 0
     out = capsys.readouterr().out
-    for name in PARABOLIC_PROBLEMS:
+    for name in PARABOLIC:
         assert name in out
 
 
 def test_hard_terminal_network_and_loss(x64):
     # terminal="hard": u = g + (t - T) net meets g at t = T exactly; the loss is the residual.
-    problem = get_parabolic_problem("sine-gordon-parabolic", 3)
-    net = problem.space_time_network(jax.random.key(0), width=8, depth=1, terminal="hard")
+    problem = get_problem("sine-gordon-parabolic", 3)
+    net = problem.network(jax.random.key(0), width=8, depth=1, terminal="hard")
     assert isinstance(net, pk.HardInitial) and net.initial_time == problem.T
     x = jnp.array([0.3, -0.2, 0.5])
     assert_close(net(jnp.append(x, problem.T)), problem.initial(x), rtol=1e-12)
     assert abs(float(net(jnp.append(x, 0.0)) - problem.initial(x))) > 1e-6
-    loss = problem.space_time_loss(pk.Exact(), batch_size=4, terminal="hard")
+    loss = problem.loss(pk.Exact(), batch_size=4, terminal="hard")
     assert set(loss.terms) == {"residual"}
-    rejected(lambda: problem.space_time_loss(terminal="exact"), "'soft' or 'hard'")
-    rejected(lambda: problem.space_time_network(jax.random.key(0), terminal="x"), "'soft'")
+    rejected(lambda: problem.loss(terminal="exact"), "'soft' or 'hard'")
+    rejected(lambda: problem.network(jax.random.key(0), terminal="x"), "'soft'")
 
 
 def test_tail_average_lands_on_the_mean_of_the_last_iterates(x64):
     # SGD on |p|^2 / 2 with rate 0.1: p_k = 0.9^k p_0; the last update moves to the mean of
     # p_{n-m+1}, ..., p_n (m = tail), whatever the inner optimizer did there.
     import optax
-
-    from pinnkit._solver.optimizers import tail_average
+    from internals import tail_average
 
     steps, tail, p0 = 6, 3, jnp.array([1.0, -2.0])
     optimizer = tail_average(optax.sgd(0.1), steps, tail)
@@ -250,7 +247,13 @@ def test_tail_average_lands_on_the_mean_of_the_last_iterates(x64):
         params = optax.apply_updates(params, updates)
     expected = p0 * np.mean([0.9**k for k in range(steps - tail + 1, steps + 1)])
     assert_close(params, expected, rtol=1e-12)
-    assert tail_average(optax.sgd(0.1), steps, 0) is not None
+    # With no tail the optimizer is the inner one: plain SGD, p_n = 0.9^n p_0.
+    plain = tail_average(optax.sgd(0.1), steps, 0)
+    params, state = p0, plain.init(p0)
+    for _ in range(steps):
+        updates, state = plain.update(params, state, params)
+        params = optax.apply_updates(params, updates)
+    assert_close(params, p0 * 0.9**steps, rtol=1e-12)
     rejected(lambda: tail_average(optax.sgd(0.1), steps, steps + 1), "averaged steps")
 
 
@@ -267,7 +270,7 @@ def test_unbiased_and_sharing_reach_the_loss(unbiased, sharing):
         unbiased=unbiased,
         sharing=sharing,
     )
-    problem = get_parabolic_problem("sine-gordon-parabolic", 4)
+    problem = get_problem("sine-gordon-parabolic", 4)
     residual = pinn_loss(problem, config, pk.make_estimator("stde", 2)).terms["residual"]
     assert isinstance(residual, pk.ResidualLoss)
     assert residual.unbiased is unbiased

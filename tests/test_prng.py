@@ -11,10 +11,9 @@ import jax.numpy as jnp
 import jaxtyping
 import numpy as np
 import pytest
+from internals import finished, run_name, with_prng
 
 import pinnkit as pk
-from pinnkit._bench.accuracy import finished, run_name
-from pinnkit._sampler.prng import with_prng
 from pinnkit.cli import main
 
 

@@ -8,10 +8,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from helpers import rejects
+from internals import sobol_directions, sphere_from_unit
 
 import pinnkit as pk
-from pinnkit._domain.sphere import sphere_from_unit
-from pinnkit._sampler.quasi import _sobol_directions
 
 
 SAMPLERS = {"sobol": pk.SobolSampler, "halton": pk.HaltonSampler}
@@ -33,7 +32,7 @@ def test_directions_generate_scipys_sobol_points():
     from scipy.stats import qmc
 
     d, m = 4, 8
-    table = _sobol_directions(d, m)
+    table = sobol_directions(d, m)
     index = np.arange(2**m, dtype=np.uint32)
     points = np.zeros((2**m, d), np.uint32)
     for k in range(m):
@@ -229,3 +228,46 @@ def test_annulus_boundary_splits_the_spheres(name, boundary, dim, x64):
         assert abs(inner.mean() - 1 / 3) < 2e-3
     for on, radius in ((inner, 1.0), (outer, 2.0)):
         _sphere_moments(x[on], radius)
+
+
+def _sobol_integers(sampler, keys, n: int) -> np.ndarray:
+    """The 32-bit Sobol fractions behind the points (exact in float64: `(x + 1/2) 2^-32`)."""
+    return np.floor(draws(sampler, keys, n) * 2.0**32).astype(np.uint64)
+
+
+def test_sobol_scramble_changes_the_net_not_only_its_offset(x64):
+    """With the whole sequence in one batch the block is fixed, so only the randomization can
+    make two keys differ. A digital shift alone XORs every point with one offset, which keeps
+    the XOR of any two points; the matrix scramble changes those too."""
+    sampler = pk.SobolSampler(pk.Box(0.0, 1.0, dim=2), log2_length=4)
+    x = _sobol_integers(sampler, jax.random.split(jax.random.key(0), 6), 16)
+    differences = [frozenset(map(tuple, (block ^ block[0]).tolist())) for block in x]
+    offsets = [frozenset(map(tuple, block.tolist())) for block in x]
+    assert len(set(differences)) == len(differences), "the scramble should vary with the key"
+    assert len(set(offsets)) == len(offsets), "the randomization should vary with the key"
+
+
+def test_sobol_single_point_is_uniform_across_keys(x64):
+    """One point of a short sequence, over many keys: uniform on the cube. Without the
+    digital shift the scrambled point of index 0 would sit at the origin (a quarter of the
+    draws here) and the rest in the upper half."""
+    from scipy.stats import kstest
+
+    sampler = pk.SobolSampler(pk.Box(0.0, 1.0, dim=2), log2_length=2)
+    u = draws(sampler, jax.random.split(jax.random.key(1), 2000), 1)[:, 0, :]
+    for j in range(2):
+        assert kstest(u[:, j], "uniform").pvalue > 1e-3, j
+
+
+def test_halton_shift_fills_every_digit(x64):
+    """Each Halton point is uniform down to the last of its 30 digits: below the digits that
+    the index (< 2^29) itself has, 19 in base 3 and 13 in base 5, the random digital shift
+    fills the rest, so the position of a point inside its finest index cell is uniform."""
+    from scipy.stats import kstest
+
+    sampler = pk.HaltonSampler(pk.Box(0.0, 1.0, dim=3))
+    u = draws(sampler, jax.random.split(jax.random.key(2), 2000), 1)[:, 0, :]
+    for j, base, digits in ((1, 3, 19), (2, 5, 13)):
+        assert base**digits >= 2**29 > base ** (digits - 1)
+        inside = np.mod(u[:, j] * float(base) ** digits, 1.0)
+        assert kstest(inside, "uniform").pvalue > 1e-3, (base, inside[:5])

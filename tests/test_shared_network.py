@@ -14,11 +14,10 @@ from helpers import (
     random_point,
     rejected,
 )
+from internals import linear_terms, taylor
 
 import pinnkit as pk
-from pinnkit._network.shared import SharedFirstLayerMLP
-from pinnkit._operator.base import linear_terms
-from pinnkit._taylor import base as taylor
+from pinnkit import SharedFirstLayerMLP
 from pinnkit.problems import get_problem
 
 

@@ -8,7 +8,7 @@ import optax
 import pytest
 
 import pinnkit as pk
-from pinnkit._solver.solution import SolveError
+from pinnkit import SolveError
 from pinnkit.problems import get_problem
 
 
