@@ -34,6 +34,7 @@ from pinnkit._operator.base import linear_terms as linear_terms
 # The run pipeline: the name tables RunConfig validates against (tested against the
 # registries), and the parabolic module whose optimizer a test replaces.
 from pinnkit._run import config as run_config, parabolic as run_parabolic
+from pinnkit._run.config import with_defaults as with_defaults
 from pinnkit._run.parabolic import METHODS as PARABOLIC_METHODS, pinn_loss as pinn_loss
 
 # The figure of a run's history (its panels and labels are checked).
@@ -68,6 +69,7 @@ from pinnkit.problems._unit_ball import NONLINEARITIES as NONLINEARITIES
 
 
 __all__ = [
+    "with_defaults",
     "history_figure",
     "ACTIVATIONS",
     "NONLINEARITIES",

@@ -53,7 +53,8 @@ def test_tiny_solve(tmp_path, capsys):
     result = json.loads((tmp_path / "result.json").read_text())
     assert RESULT_KEYS <= set(result)
     assert result["problem"] == "poisson-two-body" and result["dim"] == 3
-    assert result["estimator"] == "exact" and result["samples"] is None
+    # The problem's estimator (stde), with at most the dimension of samples.
+    assert result["estimator"] == "stde" and result["samples"] == 3
     assert result["steps"] == 20 and result["batch"] == 8 and result["seed"] == 0
     # Today (seed 0): rel_l2 = 1.4715, rel_l1 = 1.6430 (20 steps barely move the network).
     assert 0 < result["rel_l2"] < 1.25 * 1.4715 and 0 < result["rel_l1"] < 1.25 * 1.6430

@@ -14,19 +14,19 @@ from pinnkit.cli import main
 
 def test_a_refused_run_leaves_no_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    # Refused inside the run (16 samples > dimension 3), after the folder was made.
+    # Refused inside the run (5 samples > dimension 3), after the folder was made.
     with pytest.raises(SystemExit):
-        main(["solve", "poisson-two-body", "--dim", "3", "--estimator", "stde", "--steps", "2"])
+        main(["solve", "poisson-two-body", "--dim", "3", "--samples", "5", "--steps", "2"])
     assert not (tmp_path / "runs").exists()
     nested = tmp_path / "a" / "b"
-    config = pk.RunConfig(problem="poisson-two-body", dim=3, estimator="stde", out=nested)
+    config = pk.RunConfig(problem="poisson-two-body", dim=3, samples=5, out=nested)
     with pytest.raises(ValueError, match="samples must be <= the dimension 3"):
         pk.run(config)
     assert not (tmp_path / "a").exists()
     # A folder that was there before is kept.
     (tmp_path / "mine").mkdir()
     with pytest.raises(ValueError):
-        pk.run(pk.RunConfig(problem="poisson-two-body", dim=3, estimator="stde", out="mine"))
+        pk.run(pk.RunConfig(problem="poisson-two-body", dim=3, samples=5, out="mine"))
     assert (tmp_path / "mine").is_dir()
 
 

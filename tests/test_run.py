@@ -25,7 +25,6 @@ TINY = dict(steps=6, batch=8, width=8, depth=1, eval_every=3, test_size=50, prog
         ("method", "fd"),
         ("estimator", "magic"),
         ("samples", 0),
-        ("samples", 4),  # with the exact estimator
         ("steps", 0),
         ("steps", True),
         ("batch", -1),
@@ -58,6 +57,36 @@ def test_every_invalid_value_names_its_field(field, value):
     with no_typecheck(), pytest.raises(ValueError, match=rf"RunConfig\.{field}\b") as info:
         pk.RunConfig(**{"problem": "poisson-two-body", field: value})
     assert repr(value) in str(info.value)
+
+
+def test_samples_for_an_exact_estimator_are_refused():
+    with pytest.raises(ValueError, match=r"RunConfig\.samples must be None for the exact"):
+        pk.RunConfig(problem="poisson-two-body", estimator="exact", samples=4)
+
+
+def test_unset_estimator_and_samples_take_the_problem_defaults(tmp_path):
+    """`stde` for the unit ball, `stde-dense` for the biharmonic, `exact` for KdV; at most the
+    dimension of samples for a sparse estimator, 16 for the others."""
+    from internals import with_defaults
+
+    base = pk.RunConfig(problem="poisson-two-body")
+    assert (base.estimator, base.samples) == (None, None)
+    assert (
+        with_defaults(base, "stde", 3).to_dict()
+        == base.replace(estimator="stde", samples=3).to_dict()
+    )
+    assert with_defaults(base, "stde", 100).samples == 16
+    assert with_defaults(base.replace(estimator="hte"), "stde", 3).samples == 16
+    assert with_defaults(base.replace(estimator="jet"), "stde", 3).samples is None
+    mol = pk.RunConfig(problem="semilinear-heat", method="mol")
+    assert with_defaults(mol, "stde", 3) == mol  # trains nothing, keeps both unset
+    specs = pk.problems.PROBLEMS
+    assert specs["biharmonic-three-body-annulus"].estimator == "stde-dense"
+    assert specs["kdv"].estimator == "exact" and specs["semilinear-heat"].estimator == "stde"
+    for spec in specs.values():  # each problem's default estimator can evaluate its operators
+        assert spec.estimator in pk.ESTIMATORS
+    for name, make in pk.ESTIMATORS.items():
+        assert getattr(make(), "num_samples", 16) == 16, name  # DEFAULT_SAMPLES
 
 
 def test_options_outside_their_method_are_refused():
@@ -110,7 +139,7 @@ def test_help_shows_the_defaults(capsys):
     text = " ".join(capsys.readouterr().out.split())
     for flag, default in (
         ("--steps", 10000),
-        ("--samples", "the estimator's own, 16"),
+        ("--samples", "16, at most the dimension for sdgd and stde"),
         ("--eval-every", 1000),
     ):
         assert flag in text and f"(default: {default})" in text

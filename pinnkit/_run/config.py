@@ -17,6 +17,8 @@ EXACT_ESTIMATOR_NAMES = ("exact", "jet", "forward-laplacian")
 """The estimators that draw no samples (`RunConfig.samples` must stay `None`)."""
 SPARSE_ESTIMATOR_NAMES = ("sdgd", "stde")
 """The estimators that draw distinct coordinates, so at most the dimension of them."""
+DEFAULT_SAMPLES = 16
+"""The samples per step of every stochastic estimator when `RunConfig.samples` is unset."""
 OPTIMIZER_NAMES = (
     "adam",
     "adamw",
@@ -92,8 +94,10 @@ class RunConfig:
     - `dim`: the space dimension (`None`: the problem's default, 100 for most, 1 for KdV).
     - `method`: `"pinn"`; for the parabolic problems also `"mol"` (method of lines) and
       `"galerkin"` (Neural Galerkin).
-    - `estimator`, `samples`: the operator estimator and its samples per step (`None`: its
-      default).
+    - `estimator`, `samples`: the operator estimator and its samples per step (`None`: the
+      problem's estimator, `stde` for most (its `ProblemSpec.estimator`), and
+      `DEFAULT_SAMPLES` = 16 samples, at most the dimension for `sdgd` and `stde`;
+      [`pinnkit.run`][] records the values it used).
     - `steps`, `batch`, `lr`, `seed`, `width`, `depth`, `block_size`, `eval_every`,
       `test_size`: training length, points per step, learning rate, seed, network shape,
       evaluation.
@@ -120,9 +124,15 @@ class RunConfig:
         "solution method: pinn; for parabolic problems also mol, galerkin",
         choices=METHOD_NAMES,
     )
-    estimator: str = _option("exact", "operator estimator", choices=ESTIMATOR_NAMES)
+    estimator: str | None = _option(
+        None,
+        "operator estimator (default: the problem's, see `pinnkit problems`: stde for most)",
+        choices=ESTIMATOR_NAMES,
+    )
     samples: int | None = _option(
-        None, "samples per step for stochastic estimators (default: the estimator's own, 16)"
+        None,
+        f"samples per step for stochastic estimators (default: {DEFAULT_SAMPLES}, at most "
+        "the dimension for sdgd and stde)",
     )
     steps: int = _option(10_000, "training steps")
     batch: int = _option(100, "collocation points per step")
@@ -281,7 +291,7 @@ def _check_types(config: RunConfig) -> None:
             raise _invalid(name, getattr(config, name), "True or False")
     for name, allowed in _CHOICES.items():
         value = getattr(config, name)
-        if value is None and name in ("prng", "terminal", "sharing"):
+        if value is None and name in ("estimator", "prng", "terminal", "sharing"):
             continue
         if value not in allowed:
             raise _invalid(name, value, "one of " + ", ".join(allowed))
@@ -353,6 +363,28 @@ def refuse_elliptic_options(config: RunConfig, problem: str) -> None:
 def refuse_parabolic_options(config: RunConfig, problem: str) -> None:
     """Raise when an option of the parabolic PINN only is set for the elliptic `problem`."""
     _refuse_changed(config, PINN_OPTIONS, f"the elliptic problem {problem!r}")
+
+
+def with_defaults(config: RunConfig, estimator: str, dim: int) -> RunConfig:
+    """`config` with the problem's `estimator` where none is set and, for a stochastic
+    estimator without `samples`, `DEFAULT_SAMPLES` (at most `dim` for a sparse one, which
+    draws distinct coordinates). The method of lines, which trains no network, keeps both
+    unset."""
+    if config.method == "mol":
+        return config
+    name = config.estimator or estimator
+    changes: dict[str, Any] = {"estimator": name}
+    if config.samples is None and name not in EXACT_ESTIMATOR_NAMES:
+        sparse = name in SPARSE_ESTIMATOR_NAMES
+        changes["samples"] = min(DEFAULT_SAMPLES, dim) if sparse else DEFAULT_SAMPLES
+    return config.replace(**changes)
+
+
+def estimator_name(config: RunConfig) -> str:
+    """The estimator of a configuration that `with_defaults` has completed."""
+    if config.estimator is None:
+        raise ValueError("RunConfig.estimator is unset; pinnkit.run sets the problem's default")
+    return config.estimator
 
 
 def check_samples(config: RunConfig, num_samples: int | None, dim: int) -> None:

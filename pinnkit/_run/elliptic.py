@@ -15,7 +15,7 @@ from .._solver.optimizers import make_optimizer
 from .._solver.pinn import RESULTS, PINNSolver
 from .._solver.solution import Solution, result_name
 from ..problems import KdVProblem, Problem, get_problem
-from .config import RunConfig, check_samples
+from .config import RunConfig, check_samples, estimator_name
 from .result import RunResult, peak_rss_mb
 
 
@@ -96,7 +96,7 @@ def _refine(config, problem, estimator, mesh, adam: Solution, train_key, test_se
 def run_elliptic(config: RunConfig, out: Path) -> RunResult:
     """Train a network on the problem `config.problem` (its answer the solution everywhere),
     checkpointing into `out/checkpoint`, and return the result (not yet saved)."""
-    estimator = make_estimator(config.estimator, config.samples)
+    estimator = make_estimator(estimator_name(config), config.samples)
     optimizer = make_optimizer(config.optimizer, config.lr, config.steps, config.schedule)
     mesh = _mesh(config.devices)
     if jax.process_index() != 0:  # one progress report, from the process that writes
@@ -153,7 +153,7 @@ def run_elliptic(config: RunConfig, out: Path) -> RunResult:
         config=config,
         problem=problem.name,
         dim=problem.dim,
-        label=config.estimator,
+        label=estimator_name(config),
         metrics={
             "rel_l2": solution.metrics.get("rel_l2"),
             "rel_l1": solution.metrics.get("rel_l1"),

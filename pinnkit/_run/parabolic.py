@@ -30,7 +30,7 @@ from .._timestepping.discretization import Radial
 from .._timestepping.galerkin import NeuralGalerkin
 from .._timestepping.mol import MethodOfLines
 from ..problems import MONTE_CARLO_REFERENCES, ParabolicProblem, get_problem
-from .config import RunConfig, check_samples, refuse_elliptic_options
+from .config import RunConfig, check_samples, estimator_name, refuse_elliptic_options
 from .result import RunResult, peak_rss_mb
 
 
@@ -165,7 +165,7 @@ def _pinn_errors(
 def _pinn(problem: ParabolicProblem, config: RunConfig, reference: float | None) -> _Solved:
     terminal = config.terminal or "soft"
     average = 0.0 if config.average is None else config.average
-    estimator = make_estimator(config.estimator, config.samples)
+    estimator = make_estimator(estimator_name(config), config.samples)
     check_samples(config, getattr(estimator, "num_samples", None), problem.dim)
     loss = pinn_loss(problem, config, estimator)
     key = jax.random.key(config.seed)
@@ -249,7 +249,7 @@ def _galerkin(problem: ParabolicProblem, config: RunConfig, reference: float | N
     has more than `batch`/2 parameters, each step updates a random subset of `batch`/2 of them
     (randomized sparse Neural Galerkin)."""
     del reference
-    estimator = make_estimator(config.estimator, config.samples)
+    estimator = make_estimator(estimator_name(config), config.samples)
     check_samples(config, getattr(estimator, "num_samples", None), problem.dim)
     horizon, dim = problem.T, problem.dim
     network_key, fit_key, solve_key = jax.random.split(jax.random.key(config.seed), 3)

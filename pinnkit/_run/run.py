@@ -3,7 +3,7 @@
 import os
 from pathlib import Path
 
-from .config import RunConfig, refuse_parabolic_options
+from .config import RunConfig, refuse_parabolic_options, with_defaults
 from .result import RunResult
 
 
@@ -86,6 +86,7 @@ def run(config: RunConfig) -> RunResult:
     if not isinstance(config, RunConfig):
         raise ValueError(f"run expects a pinnkit.RunConfig, got {type(config).__name__}")
     parabolic, dim = _check(config)
+    config = with_defaults(config, _spec(config).estimator, dim)
     out = output_folder(config, dim)
     check_output_folder(out)
     import jax

@@ -44,6 +44,7 @@ class ProblemSpec:
     - `answer`: `"solution"` or `"value"` (see `Answer`).
     - `min_dim`, `max_dim`: the dimensions it is defined in (`max_dim` `None`: no limit).
     - `default_dim`: the dimension used when none is given.
+    - `estimator`: the estimator a run uses when none is given (`RunConfig.estimator`).
     """
 
     name: str
@@ -55,6 +56,7 @@ class ProblemSpec:
     min_dim: int = 1
     max_dim: int | None = None
     default_dim: int = 100
+    estimator: str = "stde"
 
     @property
     def dims(self) -> str:
@@ -126,6 +128,7 @@ _BUILT_IN: list[ProblemSpec] = [
         ),
         build="._annulus:annulus_biharmonic_problem",
         min_dim=3,
+        estimator="stde-dense",
     ),
     ProblemSpec(
         name="kdv",
@@ -137,6 +140,7 @@ _BUILT_IN: list[ProblemSpec] = [
         min_dim=1,
         max_dim=1,
         default_dim=1,
+        estimator="exact",
     ),
     _parabolic(
         "semilinear-heat",
