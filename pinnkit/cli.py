@@ -127,7 +127,11 @@ def _cmd_solve(args: argparse.Namespace) -> int:
     from ._run.run import run
 
     result = run(config_from_args(args))
-    print(result.summary())
+    summary = result.summary()
+    if "jax" in sys.modules and sys.modules["jax"].process_index() != 0:
+        # In a multi-process run only process 0 writes the files the summary points to.
+        summary = summary.rpartition(" -> ")[0] + " (files written by process 0)"
+    print(summary)
     lbfgs = result.details.get("lbfgs")
     if lbfgs is not None and lbfgs["message"]:
         print(lbfgs["message"], file=sys.stderr)

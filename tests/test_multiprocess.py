@@ -49,7 +49,8 @@ def test_two_processes_train_as_one_on_four_devices(tmp_path):
     group = ["--coordinator", where, "--num-processes", "2"]
     first = _pinnkit(2, *group, "--process-id", "0", "--out", str(tmp_path / "first"))
     second = _pinnkit(2, *group, "--process-id", "1", "--out", str(tmp_path / "second"))
-    _finish(first), _finish(second)
+    _finish(first)
+    assert "(files written by process 0)" in _finish(second)
     alone = json.loads((tmp_path / "one" / "result.json").read_text())
     together = json.loads((tmp_path / "first" / "result.json").read_text())
     assert not (tmp_path / "second").exists()  # process 1 wrote nothing
