@@ -82,6 +82,7 @@ if TYPE_CHECKING:
     )
     from ._operator.pde import AbstractPDE as AbstractPDE
     from ._operator.spacetime import SpaceTimePDE as SpaceTimePDE
+    from ._operator.state import Drift as Drift, StateDiffusion as StateDiffusion
     from ._run.config import RunConfig as RunConfig
     from ._run.result import RunResult as RunResult
     from ._run.run import run as run

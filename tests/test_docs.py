@@ -109,6 +109,12 @@ _OPERATORS = {
     "Biharmonic": [pk.Biharmonic()],
     "TimeDerivative": [pk.TimeDerivative()],
     "SpatialLaplacian": [pk.SpatialLaplacian(2), pk.SpatialLaplacian(3)],
+    "Drift": [pk.Drift(lambda x: x)],
+    "StateDiffusion": [
+        pk.StateDiffusion(lambda x: 1.0 + 0.0 * x[0], "scalar"),
+        pk.StateDiffusion(lambda x: x, "diagonal"),
+        pk.StateDiffusion(lambda x: jnp.outer(x, x[:2]), "dense"),
+    ],
 }
 # Compositions of other operators: supported exactly when their parts are.
 _COMPOSITE_OPERATORS = {"Scaled", "Sum"}

@@ -17,11 +17,13 @@ from .._operator.base import (
     TimeDerivative,
     Value,
 )
+from .._operator.state import Drift, StateDiffusion
 from .._taylor.base import coordinate_jets, directional_jets
 from .._taylor.multilinear import mixed_partial
 from .._types import Key, Point, ScalarField
 from .base import AbstractEstimator
 from .sampling import signed_factors
+from .state import weighted_curvatures
 
 
 class Exact(AbstractEstimator):
@@ -38,7 +40,9 @@ class Exact(AbstractEstimator):
     def evaluate_atoms(
         self, fn: ScalarField, x: Point, atoms: tuple[AbstractOperator, ...], key: Key
     ) -> tuple[Float[Array, ""], tuple[Array, ...]]:
-        if any(isinstance(a, Laplacian | Diffusion | SpatialLaplacian) for a in atoms):
+        if any(
+            isinstance(a, Laplacian | Diffusion | SpatialLaplacian | StateDiffusion) for a in atoms
+        ):
             hessian = jax.jacfwd(jax.grad(fn))(x)  # once, shared by all second-order atoms
         else:
             hessian = jnp.zeros(())
@@ -51,6 +55,8 @@ class Exact(AbstractEstimator):
             elif isinstance(atom, SpatialLaplacian):
                 atom.check_dimension(x.shape[0])
                 values.append(jnp.trace(hessian[: atom.dims, : atom.dims]))
+            elif isinstance(atom, StateDiffusion):
+                values.append(jnp.sum(atom.coefficients(x) * hessian))
             else:
                 values.append(atom.exact(fn, x))
         return fn(x), tuple(values)
@@ -85,7 +91,9 @@ class ExactJet(AbstractEstimator):
             | Diffusion
             | Partial
             | SpatialLaplacian
-            | TimeDerivative,
+            | TimeDerivative
+            | Drift
+            | StateDiffusion,
         )
 
     def evaluate_atoms(
@@ -114,12 +122,31 @@ class ExactJet(AbstractEstimator):
                 plus = _chunked_sum(curvature, positive.T, self.chunk_size)
                 minus = _chunked_sum(curvature, negative.T, self.chunk_size)
                 values.append(plus - minus)
+            elif isinstance(atom, StateDiffusion):
+                values.append(_state_diffusion_by_jets(fn, x, atom, self.chunk_size))
             elif isinstance(atom, Partial):
                 atom.check_dimension(dim)
                 values.append(mixed_partial(fn, x, atom.indices))
             else:
                 values.append(atom.exact(fn, x))
         return fn(x), tuple(values)
+
+
+def _state_diffusion_by_jets(fn: ScalarField, x: Point, op: StateDiffusion, chunk: int) -> Array:
+    r"""$\sum_k \sigma_k^\top D^2 u\, \sigma_k$ over the columns of a dense $\sigma(x)$, or
+    $\sum_j \sigma_j^2 \partial_j^2 u$ for a scalar or diagonal one: one 2-jet per column."""
+    factor = op.factor(x)
+    if op.kind == "dense":
+
+        def curvature(rows: Array) -> Array:
+            return directional_jets(fn, x, rows, 2, collapse=True)[1][-1]
+
+        return _chunked_sum(curvature, factor.T, chunk)
+
+    def weighted(indices: Array) -> Array:
+        return weighted_curvatures(fn, x, op, factor, indices)[1]
+
+    return _chunked_sum(weighted, jnp.arange(x.shape[0]), chunk)
 
 
 def _chunked_sum(fn, items: Array, chunk: int) -> Array:
@@ -148,7 +175,15 @@ class ForwardLaplacian(AbstractEstimator):
 
     def supports(self, operator: AbstractOperator) -> bool:
         return isinstance(
-            operator, Value | Gradient | Laplacian | Diffusion | SpatialLaplacian | TimeDerivative
+            operator,
+            Value
+            | Gradient
+            | Laplacian
+            | Diffusion
+            | SpatialLaplacian
+            | TimeDerivative
+            | Drift
+            | StateDiffusion,
         )
 
     def evaluate_atoms(
@@ -167,7 +202,9 @@ class ForwardLaplacian(AbstractEstimator):
                 values.append(_diffusion_by_forward_laplacian(fn, x, atom))
             elif isinstance(atom, SpatialLaplacian):
                 values.append(_spatial_by_forward_laplacian(fn, x, atom))
-            elif isinstance(atom, TimeDerivative):
+            elif isinstance(atom, StateDiffusion):
+                values.append(_state_by_forward_laplacian(fn, x, atom))
+            elif isinstance(atom, TimeDerivative | Drift):
                 values.append(atom.exact(fn, x))
             else:  # pragma: no cover - guarded by supports()
                 raise AssertionError(atom)
@@ -195,3 +232,14 @@ def _spatial_by_forward_laplacian(fn: ScalarField, x: Point, op: SpatialLaplacia
         return fn(jnp.concatenate([y, x[k:]]))
 
     return folx.forward_laplacian(space, sparsity_threshold=0)(x[:k]).laplacian
+
+
+def _state_by_forward_laplacian(fn: ScalarField, x: Point, op: StateDiffusion) -> Array:
+    r"""The forward Laplacian in $z \in \mathbb{R}^k$ of $u(x + \sigma(x) z)$ at $z = 0$."""
+    factor = op.factor(x)
+
+    def shifted(z: Array) -> Array:
+        return fn(x + op.apply(factor, z[None])[0])
+
+    zero = jnp.zeros(op.noise_dim(factor, x.shape[0]), x.dtype)
+    return folx.forward_laplacian(shifted, sparsity_threshold=0)(zero).laplacian

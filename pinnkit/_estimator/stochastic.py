@@ -24,6 +24,7 @@ from .._operator.base import (
     TimeDerivative,
     Value,
 )
+from .._operator.state import Drift, StateDiffusion
 from .._taylor.base import coordinate_jets, coordinate_line, directional_jets
 from .._taylor.multilinear import mixed_partial
 from .._types import Key, Point, ScalarField
@@ -35,6 +36,7 @@ from .sampling import (
     sample_directions,
     signed_factors,
 )
+from .state import state_tangents, weighted_curvatures
 
 
 def _check_samples(num_samples: int) -> None:
@@ -72,9 +74,18 @@ class SDGD(AbstractStochasticEstimator):
     def supports(self, operator: AbstractOperator) -> bool:
         if isinstance(operator, Partial):
             return len(set(operator.indices)) == 1
+        if isinstance(operator, StateDiffusion):
+            return operator.kind != "dense"
         return isinstance(
             operator,
-            Value | Gradient | Laplacian | Diagonal | Diffusion | SpatialLaplacian | TimeDerivative,
+            Value
+            | Gradient
+            | Laplacian
+            | Diagonal
+            | Diffusion
+            | SpatialLaplacian
+            | TimeDerivative
+            | Drift,
         )
 
     def evaluate_atoms(
@@ -107,6 +118,10 @@ class SDGD(AbstractStochasticEstimator):
                     return jnp.dot(matrix[j], jax.jvp(jax.grad(fn), (x,), (e,))[1])
 
                 values.append(scale * jnp.sum(jax.vmap(column_term)(index)))
+            elif isinstance(atom, StateDiffusion):  # sigma_j(x)^2 d_jj u, sampled j
+                weights = atom.coordinate_weights(atom.factor(x), index)
+                curvatures = jax.vmap(lambda j: pure(j, 2))(index)
+                values.append(scale * jnp.dot(weights, curvatures))
             elif isinstance(atom, Partial):
                 values.append(pure(jnp.asarray(atom.indices[0]), atom.order))
             else:
@@ -147,7 +162,15 @@ class HTE(AbstractStochasticEstimator):
 
     def supports(self, operator: AbstractOperator) -> bool:
         return isinstance(
-            operator, Value | Gradient | Laplacian | Diffusion | SpatialLaplacian | TimeDerivative
+            operator,
+            Value
+            | Gradient
+            | Laplacian
+            | Diffusion
+            | SpatialLaplacian
+            | TimeDerivative
+            | Drift
+            | StateDiffusion,
         )
 
     def evaluate_atoms(
@@ -181,6 +204,12 @@ class HTE(AbstractStochasticEstimator):
                 primal, plus = mean_quadratic(directions @ positive.T)
                 _, minus = mean_quadratic(directions @ negative.T)
                 values.append(plus - minus)
+            elif isinstance(atom, StateDiffusion):  # tangents sigma(x) xi
+                tangents = state_tangents(
+                    atom, atom.factor(x), key, self.num_samples, self.distribution, x
+                )
+                primal, value = mean_quadratic(tangents)
+                values.append(value)
             else:
                 values.append(atom.exact(fn, x))
         return (fn(x) if primal is None else primal), tuple(values)
@@ -231,9 +260,18 @@ class STDE(AbstractStochasticEstimator):
     def supports(self, operator: AbstractOperator) -> bool:
         if isinstance(
             operator,
-            Value | Gradient | Laplacian | Diffusion | Partial | SpatialLaplacian | TimeDerivative,
+            Value
+            | Gradient
+            | Laplacian
+            | Diffusion
+            | Partial
+            | SpatialLaplacian
+            | TimeDerivative
+            | Drift,
         ):
             return True
+        if isinstance(operator, StateDiffusion):
+            return not self.sparse or operator.kind != "dense"
         if self.sparse:
             return isinstance(operator, Diagonal)
         if isinstance(operator, Biharmonic):
@@ -247,7 +285,10 @@ class STDE(AbstractStochasticEstimator):
         primals: list[Array] = []
         values = []
         for atom in atoms:
-            if isinstance(atom, Laplacian | Diagonal | Biharmonic | Diffusion | SpatialLaplacian):
+            if isinstance(
+                atom,
+                Laplacian | Diagonal | Biharmonic | Diffusion | SpatialLaplacian | StateDiffusion,
+            ):
                 primal, value = (
                     self._sparse(fn, x, atom, key) if self.sparse else self._dense(fn, x, atom, key)
                 )
@@ -272,6 +313,9 @@ class STDE(AbstractStochasticEstimator):
             primal, (_, plus) = directional_jets(fn, x, positive[:, index].T, 2, collapse=True)
             _, (_, minus) = directional_jets(fn, x, negative[:, index].T, 2, collapse=True)
             return primal, scale * (plus - minus)
+        if isinstance(atom, StateDiffusion):  # sigma_j(x)^2 d_jj u, sampled j
+            primal, value = weighted_curvatures(fn, x, atom, atom.factor(x), index)
+            return primal, scale * value
         if isinstance(atom, SpatialLaplacian):  # coordinates among the first `dims` only
             atom.check_dimension(dim)
             space = sample_coordinates(key, atom.dims, self.num_samples)
@@ -292,6 +336,10 @@ class STDE(AbstractStochasticEstimator):
             primal, derivatives = directional_jets(fn, x, directions, 4, collapse=True)
             return primal, derivatives[-1] / (3.0 * n)
         distribution = self.distribution or "rademacher"
+        if isinstance(atom, StateDiffusion):  # tangents sigma(x) xi
+            tangents = state_tangents(atom, atom.factor(x), key, n, distribution, x)
+            primal, (_, total) = directional_jets(fn, x, tangents, 2, collapse=True)
+            return primal, total / n
         if isinstance(atom, SpatialLaplacian):
             atom.check_dimension(dim)
             directions = padded_directions(key, n, atom.dims, x, distribution)
