@@ -56,7 +56,10 @@ class SDGD(AbstractStochasticEstimator):
     coordinates drawn without replacement; each $\partial_j^2 u$ is the second derivative of
     $t \mapsto u(x + t e_j)$ by reverse-over-reverse autodiff. Also covers
     [`pinnkit.Diagonal`][] (pure $k$-th derivatives), pure partials, and
-    [`pinnkit.Diffusion`][] (sampled Hessian columns $H e_j$, weighted by $C_{j,:}$).
+    [`pinnkit.Diffusion`][] (sampled Hessian columns $H e_j$, weighted by $C_{j,:}$),
+    [`pinnkit.StateDiffusion`][] with a scalar or diagonal $\sigma(x)$
+    ($\frac{d}{|J|}\sum_{j \in J} \sigma_j(x)^2 \partial_j^2 u$) and [`pinnkit.Drift`][]
+    (exactly, one JVP).
 
     **Arguments:**
 
@@ -132,6 +135,10 @@ class SDGD(AbstractStochasticEstimator):
 class HTE(AbstractStochasticEstimator):
     r"""Hutchinson's trace estimator: $\operatorname{tr}(C D^2 u) \approx \frac1V \sum_v
     v^\top A^\top D^2 u\, A v$ with $E[v v^\top] = I$ and $A A^\top = C$.
+
+    The same with the point's own factor estimates [`pinnkit.StateDiffusion`][]:
+    tangents $\sigma(x) v$ for a scalar, diagonal or dense $\sigma(x)$.
+    [`pinnkit.Drift`][] is exact (one JVP).
 
     **Arguments:**
 
@@ -224,7 +231,10 @@ class STDE(AbstractStochasticEstimator):
     [`pinnkit.Diagonal`][] (any $k$). Tangents are never formed: the network is restricted to
     the coordinate line (the first layer's tangent is the gathered column $W_{:,j}$), so the
     cost per sample does not grow with $d$. [`pinnkit.Diffusion`][] uses the columns of a
-    factor $A$ of its coefficients, $C = A A^\top$.
+    factor $A$ of its coefficients, $C = A A^\top$; [`pinnkit.StateDiffusion`][] with a scalar
+    or diagonal $\sigma(x)$ weights $\partial_j^2 u$ by $\sigma_j(x)^2$ (dense: use
+    `sparse=False`). Dense STDE takes every [`pinnkit.StateDiffusion`][] with tangents
+    $\sigma(x) v$. [`pinnkit.Drift`][] is exact (one JVP) in both modes.
 
     **Dense** (`sparse=False`): $V$ random vectors. Second order: 2-jets $(v, 0)$ with
     Rademacher (default) or Gaussian $v$, mean of the second output, no factor $d$.
