@@ -23,7 +23,7 @@ from .._taylor.multilinear import mixed_partial
 from .._types import Key, Point, ScalarField
 from .base import AbstractEstimator
 from .sampling import signed_factors
-from .state import weighted_curvatures
+from .state import TRACE_OPERATORS, weighted_curvatures
 
 
 class Exact(AbstractEstimator):
@@ -174,17 +174,7 @@ class ForwardLaplacian(AbstractEstimator):
     """
 
     def supports(self, operator: AbstractOperator) -> bool:
-        return isinstance(
-            operator,
-            Value
-            | Gradient
-            | Laplacian
-            | Diffusion
-            | SpatialLaplacian
-            | TimeDerivative
-            | Drift
-            | StateDiffusion,
-        )
+        return isinstance(operator, TRACE_OPERATORS)
 
     def evaluate_atoms(
         self, fn: ScalarField, x: Point, atoms: tuple[AbstractOperator, ...], key: Key

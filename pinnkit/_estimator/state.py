@@ -9,10 +9,33 @@ point-dependent coefficients".
 import jax.numpy as jnp
 from jaxtyping import Array, Int
 
-from .._operator.state import StateDiffusion
+from .._operator.base import (
+    Diffusion,
+    Gradient,
+    Laplacian,
+    SpatialLaplacian,
+    TimeDerivative,
+    Value,
+)
+from .._operator.state import Drift, StateDiffusion
 from .._taylor.base import coordinate_jets
 from .._types import Key, Point, ScalarField
 from .sampling import Distribution, sample_directions
+
+
+TRACE_OPERATORS = (
+    Value
+    | Gradient
+    | Laplacian
+    | Diffusion
+    | SpatialLaplacian
+    | TimeDerivative
+    | Drift
+    | StateDiffusion
+)
+r"""The operators an estimator of Hessian traces $\operatorname{tr}(C D^2 u)$ takes (HTE, the
+forward Laplacian): the trace operators, with the value, first derivatives and drift, which
+it evaluates exactly."""
 
 
 def weighted_curvatures(

@@ -36,7 +36,7 @@ from .sampling import (
     sample_directions,
     signed_factors,
 )
-from .state import state_tangents, weighted_curvatures
+from .state import TRACE_OPERATORS, state_tangents, weighted_curvatures
 
 
 def _check_samples(num_samples: int) -> None:
@@ -168,17 +168,7 @@ class HTE(AbstractStochasticEstimator):
             raise ValueError(f"method must be 'jet' or 'hvp', got {self.method!r}")
 
     def supports(self, operator: AbstractOperator) -> bool:
-        return isinstance(
-            operator,
-            Value
-            | Gradient
-            | Laplacian
-            | Diffusion
-            | SpatialLaplacian
-            | TimeDerivative
-            | Drift
-            | StateDiffusion,
-        )
+        return isinstance(operator, TRACE_OPERATORS)
 
     def evaluate_atoms(
         self, fn: ScalarField, x: Point, atoms: tuple[AbstractOperator, ...], key: Key

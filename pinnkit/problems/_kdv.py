@@ -33,14 +33,12 @@ from .._loss.losses import (
     WeightedSum,
 )
 from .._network.base import AbstractNetwork
-from .._network.mlp import MLP
-from .._network.shared import SharedFirstLayerMLP
 from .._operator.base import AbstractOperator, Partial
 from .._operator.pde import AbstractPDE
 from .._sampler.base import AbstractSampler, UniformSampler
 from .._solver.reference import TestSet
 from .._types import Key, Point, Points, Scalar
-from ._problem import AbstractProblem
+from ._problem import AbstractProblem, plain_network
 
 
 class KdVPDE(AbstractPDE):
@@ -166,9 +164,7 @@ class KdVProblem(AbstractProblem):
     ) -> AbstractNetwork:
         """A [`pinnkit.MLP`][] on $z = (x, t)$ (default 64 wide, 4 hidden layers, tanh);
         with a `block_size` (1 or 2), a [`pinnkit.SharedFirstLayerMLP`][] instead."""
-        if block_size is None:
-            return MLP(2, width, depth, activation, key=key)
-        return SharedFirstLayerMLP(2, block_size, width, depth, activation, key=key)
+        return plain_network(2, width, depth, activation, block_size, key)
 
     def loss(
         self,

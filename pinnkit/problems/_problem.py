@@ -20,6 +20,22 @@ from .._solver.reference import TestSet
 from .._types import Point, Scalar
 
 
+def plain_network(
+    inputs: int,
+    width: int,
+    depth: int,
+    activation: str,
+    block_size: int | None,
+    key: PRNGKeyArray,
+) -> AbstractNetwork:
+    """A [`pinnkit.MLP`][] on `inputs` coordinates, or with a `block_size` a
+    [`pinnkit.SharedFirstLayerMLP`][] (blocks of `block_size` inputs share one first-layer
+    weight); the network the ready-made problems wrap or use as it is."""
+    if block_size is None:
+        return MLP(inputs, width, depth, activation, key=key)
+    return SharedFirstLayerMLP(inputs, block_size, width, depth, activation, key=key)
+
+
 class AbstractProblem(eqx.Module):
     """Every ready-made problem: a name, a space dimension, and the network and loss of its
     physics-informed solve.
@@ -107,11 +123,9 @@ class Problem(AbstractProblem):
         A [`pinnkit.HardDirichlet`][] network. Raises `ValueError` when `block_size` does
         not divide `dim`.
         """
-        if block_size is None:
-            net: AbstractNetwork = MLP(self.dim, width, depth, activation, key=key)
-        else:
-            net = SharedFirstLayerMLP(self.dim, block_size, width, depth, activation, key=key)
-        return HardDirichlet(net, self.distance)
+        return HardDirichlet(
+            plain_network(self.dim, width, depth, activation, block_size, key), self.distance
+        )
 
     def loss(
         self, estimator: AbstractEstimator | None = None, batch_size: int = 100, **kwargs
