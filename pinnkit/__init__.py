@@ -80,6 +80,12 @@ if TYPE_CHECKING:
         TimeDerivative as TimeDerivative,
         Value as Value,
     )
+    from ._operator.parabolic import (
+        AbstractParabolicPDE as AbstractParabolicPDE,
+        ForwardParabolicPDE as ForwardParabolicPDE,
+        ParabolicResidual as ParabolicResidual,
+        ParabolicStructure as ParabolicStructure,
+    )
     from ._operator.pde import AbstractPDE as AbstractPDE
     from ._operator.spacetime import SpaceTimePDE as SpaceTimePDE
     from ._operator.state import Drift as Drift, StateDiffusion as StateDiffusion
@@ -98,7 +104,11 @@ if TYPE_CHECKING:
         xla_threefry_key as xla_threefry_key,
     )
     from ._sampler.quasi import HaltonSampler as HaltonSampler, SobolSampler as SobolSampler
-    from ._sampler.spacetime import Brownian as Brownian, CylinderSampler as CylinderSampler
+    from ._sampler.spacetime import (
+        Brownian as Brownian,
+        CylinderSampler as CylinderSampler,
+        SDEPaths as SDEPaths,
+    )
     from ._solver.checkpoint import (
         CheckpointError as CheckpointError,
         checkpoint_metadata as checkpoint_metadata,
@@ -130,6 +140,11 @@ if TYPE_CHECKING:
     )
     from ._taylor.base import AbstractTaylorMode as AbstractTaylorMode
     from ._taylor.multilinear import multilinear_derivative as multilinear_derivative
+    from ._timestepping.bsde import (
+        BSDENetwork as BSDENetwork,
+        BSDEPaths as BSDEPaths,
+        DeepBSDE as DeepBSDE,
+    )
     from ._timestepping.discretization import (
         AbstractDiscretization as AbstractDiscretization,
         FiniteDifference as FiniteDifference,

@@ -26,6 +26,7 @@ BOUND = 0.9
 # A script not listed here is held to BOUND only: add its values when adding an example.
 TODAY = {
     "compare_estimators.py": [6.840e-02, 7.906e-02],
+    "custom_parabolic.py": [1.401e-02, 1.401e-02, 1.436e-02, 1.436e-02],
     "custom_pde.py": [1.253e-01],
     "first_solve.py": [1.487e-01],
     "high_dimensional.py": [2.838e-02],

@@ -21,7 +21,8 @@ PARABOLIC_KEYS = {"problem", "dim", "method", "seed", "value", "reference", "rel
 
 def test_registry_holds_every_parabolic_problem():
     expected = ["semilinear-heat", "allen-cahn-parabolic", "sine-gordon-parabolic", *CLOSED_FORM]
-    assert PARABOLIC == expected
+    general = ["hjb", "allen-cahn-pnas", "black-scholes-barenblatt", "hjb-lin"]
+    assert PARABOLIC == [*expected, *general, "black-scholes-default-risk"]
     for name in expected:
         problem = get_problem(name, 3)
         assert isinstance(problem, ParabolicProblem)

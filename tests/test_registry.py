@@ -4,6 +4,7 @@ methods, and `pinnkit solve` runs each of them."""
 import json
 
 import jax
+import jax.numpy as jnp
 import pytest
 from helpers import no_typecheck, rejected
 
@@ -19,7 +20,7 @@ from pinnkit.problems import (
 )
 
 
-METHODS = {"pinn", "mol", "galerkin"}
+METHODS = {"pinn", "deep-bsde", "mol", "galerkin"}
 
 
 @pytest.mark.parametrize("name", list(PROBLEMS))
@@ -50,8 +51,13 @@ def test_reactions_are_written_once():
     assert NONLINEARITIES["allen-cahn"] is pk.problems.REACTIONS["allen-cahn"]
     assert NONLINEARITIES["poisson"] is pk.problems.REACTIONS["zero"]
     heat = get_problem("heat-quadratic", 2)
-    assert isinstance(heat, ParabolicProblem) and heat.pde.reaction == "zero"
-    rejected(lambda: pk.problems.SemilinearParabolicPDE("heat"), "unknown reaction 'heat'")
+    assert isinstance(heat, ParabolicProblem)
+    assert isinstance(heat.equation, pk.problems.SemilinearParabolicPDE)
+    assert heat.equation.reaction == "zero"
+    rejected(
+        lambda: pk.problems.SemilinearParabolicPDE("heat", 2, 0.3, jnp.sum),
+        "unknown reaction 'heat'",
+    )
 
 
 def test_a_method_a_problem_lacks_is_refused_before_any_work(tmp_path):
@@ -80,7 +86,10 @@ def test_solve_runs_every_problem(name, tmp_path):
     if PROBLEMS[name].answer == "solution":
         assert result["rel_l2"] > 0 and result["rel_l1"] > 0 and result["value"] is None
     else:
-        assert result["value"] is not None and result["details"]["T"] == 0.3
+        horizon = {"hjb": 1.0, "black-scholes-barenblatt": 1.0, "hjb-lin": 1.0}
+        horizon["black-scholes-default-risk"] = 1.0
+        assert result["value"] is not None
+        assert result["details"]["T"] == horizon.get(name, 0.3)
         assert (result["reference"] is None) == (result["rel_error"] is None)
 
 

@@ -104,7 +104,7 @@ def test_spatial_laplacian_rejects_bad_dims():
 
 def test_space_time_pde_residual():
     net, z = _network(), _point()
-    forward = SemilinearParabolicPDE("allen-cahn")
+    forward = SemilinearParabolicPDE("allen-cahn", D, 0.3, jnp.sum).forward_pde()
     pde = pk.SpaceTimePDE(forward, D)
     assert isinstance(pde.operators[0], pk.TimeDerivative)
     assert pde.operators[1] == pk.SpatialLaplacian(D)

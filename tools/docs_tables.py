@@ -23,8 +23,9 @@ KINDS = (
     ("Network", ("AbstractNetwork",), "$u_\\theta(x)$ or $u_\\theta(t, x)$ at one point"),
     (
         "Operator",
-        ("AbstractOperator", "AbstractPDE"),
-        "*which* derivatives of $u$ a PDE needs; a PDE maps them to a residual",
+        ("AbstractOperator", "AbstractPDE", "AbstractParabolicPDE"),
+        "*which* derivatives of $u$ a PDE needs; a PDE maps them to a residual; a parabolic "
+        "spec gives $\\mu$, $\\sigma$, $f$ and $g$",
     ),
     ("Estimator", ("AbstractEstimator",), "*how* to compute those derivatives"),
     ("Sampler", ("AbstractSampler",), "the collocation points (and times) of a step"),

@@ -6,6 +6,7 @@ from typing import Any
 
 from .accuracy import add_accuracy_parser, run_accuracy
 from .estimators import PROBLEM, bench_estimators, markdown_table, plot
+from .parabolic import add_parabolic_parser, run_parabolic_bench
 from .reports import (
     add_report_arguments,
     check_positive,
@@ -53,12 +54,15 @@ def add_bench_parser(subparsers: Any) -> None:
     add_report_arguments(est, "write the records as JSON")
 
     add_accuracy_parser(which)
+    add_parabolic_parser(which)
 
 
 def run_bench(args: argparse.Namespace) -> int:
     """Run `pinnkit bench ...` from parsed arguments (raises `ValueError` on bad input)."""
     if args.bench_command == "accuracy":
         return run_accuracy(args)
+    if args.bench_command == "parabolic":
+        return run_parabolic_bench(args)
     from ..problems import PROBLEMS
 
     estimators = parse_estimators(args.estimators)

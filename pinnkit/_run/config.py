@@ -34,7 +34,7 @@ OPTIMIZER_NAMES = (
     "momentum",
 )
 SCHEDULE_NAMES = ("constant", "linear", "cosine", "exponential", "warmup-cosine")
-METHOD_NAMES = ("pinn", "mol", "galerkin")
+METHOD_NAMES = ("pinn", "mol", "galerkin", "deep-bsde")
 PRNG_NAMES = ("threefry", "xla-threefry")
 PRECISIONS = ("float32", "float64")
 TERMINALS = ("soft", "hard")
@@ -43,6 +43,8 @@ SHARINGS = ("batch", "point")
 # Which methods take an option; an option outside its methods must keep its default.
 PINN_OPTIONS = ("terminal", "average", "unbiased", "sharing", "readout_samples")
 """Options that only the parabolic space-time PINN (`method="pinn"`) takes."""
+BSDE_OPTIONS = ("time_steps",)
+"""Options that only Deep BSDE (`method="deep-bsde"`) takes."""
 ELLIPTIC_OPTIONS = (
     "lbfgs_steps",
     "lbfgs_batch",
@@ -92,8 +94,8 @@ class RunConfig:
 
     - `problem`: a problem name (`pinnkit problems`).
     - `dim`: the space dimension (`None`: the problem's default, 100 for most, 1 for KdV).
-    - `method`: `"pinn"`; for the parabolic problems also `"mol"` (method of lines) and
-      `"galerkin"` (Neural Galerkin).
+    - `method`: `"pinn"`; for the parabolic problems also `"deep-bsde"` (Deep BSDE), and
+      where they apply `"mol"` (method of lines) and `"galerkin"` (Neural Galerkin).
     - `estimator`, `samples`: the operator estimator and its samples per step (`None`: the
       problem's estimator, `stde` for most (its `ProblemSpec.estimator`), and
       `DEFAULT_SAMPLES` = 16 samples, at most the dimension for `sdgd` and `stde`;
@@ -110,6 +112,7 @@ class RunConfig:
       runs the same configuration; only process 0 writes files (see the scaling page).
     - `terminal`, `average`, `unbiased`, `sharing`, `readout_samples`: options of the
       parabolic space-time PINN.
+    - `time_steps`: the time steps $N$ of Deep BSDE (`None`: 20).
     - `out`: the output folder for results and checkpoints (`None`: `runs/NAME`, a name made
       of the problem, dimension, estimator or method, and seed).
     - `progress`: show a progress bar (otherwise a line per evaluation).
@@ -121,7 +124,7 @@ class RunConfig:
     )
     method: str = _option(
         "pinn",
-        "solution method: pinn; for parabolic problems also mol, galerkin",
+        "solution method: pinn; for parabolic problems also deep-bsde, mol, galerkin",
         choices=METHOD_NAMES,
     )
     estimator: str | None = _option(
@@ -216,6 +219,9 @@ class RunConfig:
         None,
         "parabolic --method pinn: Monte Carlo samples of the Feynman-Kac read-out of u(0,0) "
         "from the trained network (default 1048576; 0: none)",
+    )
+    time_steps: int | None = _option(
+        None, "parabolic --method deep-bsde: time steps of the Euler scheme (default 20)"
     )
     out: Path | str | None = _option(None, "output folder (default: runs/NAME)")
     progress: bool = _option(True, "show a progress bar (else a line per evaluation)")
@@ -313,8 +319,20 @@ def _check_values(config: RunConfig) -> None:
             f"None for the exact estimator {config.estimator!r} (it draws no samples)",
         )
     _check_processes(config)
+    if config.time_steps is not None and not (
+        isinstance(config.time_steps, int) and config.time_steps >= 1
+    ):
+        raise _invalid("time_steps", config.time_steps, "an integer >= 1")
     if config.method != "pinn":
-        _refuse_changed(config, PINN_OPTIONS + OPTIMIZER_OPTIONS, f"method={config.method!r}")
+        _refuse_changed(config, PINN_OPTIONS, f"method={config.method!r}")
+    if config.method in ("mol", "galerkin"):
+        _refuse_changed(config, OPTIMIZER_OPTIONS, f"method={config.method!r}")
+    if config.method != "deep-bsde":
+        _refuse_changed(config, BSDE_OPTIONS, f"method={config.method!r}")
+    else:
+        _refuse_changed(
+            config, ("estimator", "samples"), "method='deep-bsde', which estimates no operator"
+        )
     if config.method == "mol":
         _refuse_changed(config, TRAINING_OPTIONS, "method='mol', which trains no network")
 
@@ -369,8 +387,8 @@ def with_defaults(config: RunConfig, estimator: str, dim: int) -> RunConfig:
     """`config` with the problem's `estimator` where none is set and, for a stochastic
     estimator without `samples`, `DEFAULT_SAMPLES` (at most `dim` for a sparse one, which
     draws distinct coordinates). The method of lines, which trains no network, keeps both
-    unset."""
-    if config.method == "mol":
+    unset, and so does Deep BSDE, which estimates no operator."""
+    if config.method in ("mol", "deep-bsde"):
         return config
     name = config.estimator or estimator
     changes: dict[str, Any] = {"estimator": name}

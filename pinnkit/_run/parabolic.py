@@ -26,6 +26,7 @@ from .._solver.optimizers import make_optimizer, tail_average
 from .._solver.pinn import PINNSolver
 from .._solver.reference import TestSet
 from .._solver.solution import result_name
+from .._timestepping.bsde import BSDENetwork, DeepBSDE
 from .._timestepping.discretization import Radial
 from .._timestepping.galerkin import NeuralGalerkin
 from .._timestepping.mol import MethodOfLines
@@ -102,7 +103,7 @@ def _tracker(problem: ParabolicProblem, reference: float | None) -> TestSet | No
     if reference is None:
         return None
     return TestSet(
-        Brownian(problem.dim, problem.T, time=0.0),
+        Brownian(problem.dim, problem.T, time=0.0, origin=problem.equation.origin()),
         lambda z: jnp.asarray(reference, z.dtype),
         jax.random.key(0),
         size=1,
@@ -149,7 +150,7 @@ def _pinn_errors(
         metrics = {k: float(v) for k, v in test_set.errors(network).items()}
     readout = READOUT_SAMPLES if config.readout_samples is None else config.readout_samples
     fk = None
-    if readout:  # u(0, 0) from the network along the paths (pinnkit.feynman_kac_value)
+    if readout and problem.feynman_kac_applies:  # pinnkit.feynman_kac_value
         estimate = problem.feynman_kac_value(network, jax.random.fold_in(key, 2), samples=readout)
         fk = {
             "value": estimate.value,
@@ -194,7 +195,9 @@ def _pinn(problem: ParabolicProblem, config: RunConfig, reference: float | None)
 
     @eqx.filter_jit
     def curve(net, ts):
+        x0 = jnp.asarray(problem.equation.origin(), ts.dtype)
         z = jnp.zeros((ts.shape[0], problem.dim + 1), ts.dtype).at[:, -1].set(ts)
+        z = z.at[:, :-1].set(x0)
         return jax.vmap(net)(z)
 
     values = np.asarray(curve(solution.network, jnp.asarray(times, jnp.zeros(()).dtype)))
@@ -310,16 +313,70 @@ def _galerkin(problem: ParabolicProblem, config: RunConfig, reference: float | N
     )
 
 
+BSDE_TIME_STEPS = 20
+"""Default time steps $N$ of Deep BSDE (`time_steps`), as the paper's Allen–Cahn and HJB."""
+
+
+def _deep_bsde(problem: ParabolicProblem, config: RunConfig, reference: float | None) -> _Solved:
+    r"""Deep BSDE: `steps` optimizer steps on `batch` paths of `time_steps` Euler steps each,
+    the network $\sigma^\top\nabla u$ an MLP (`width`, `depth`) of $(x, t)$."""
+    bsde = DeepBSDE(
+        problem.equation,
+        num_steps=config.time_steps or BSDE_TIME_STEPS,
+        batch_size=config.batch,
+    )
+    network_key, train_key = jax.random.split(jax.random.key(config.seed))
+    network = bsde.network(network_key, width=config.width, depth=config.depth)
+    optimizer = make_optimizer(config.optimizer, config.lr, config.steps, config.schedule)
+    solver = PINNSolver(
+        bsde, optimizer=optimizer, learning_rate=config.lr, eval_every=config.eval_every
+    )
+    solution = solver.solve(
+        network,
+        config.steps,
+        train_key,
+        test_set=_tracker(problem, reference),
+        progress=config.progress,
+        callback=_pinn_log(config),
+    )
+    history = {k: np.asarray(v).tolist() for k, v in solution.history.items()}
+    history["rel_error"] = history.pop("rel_l2", [])
+    history.pop("rel_l1", None)
+    trained = solution.network
+    assert isinstance(trained, BSDENetwork)
+    value = float(trained.value)
+    return _Solved(
+        value=value,
+        times=np.zeros(1),
+        curve=np.asarray([value]),
+        steps=solution.steps,
+        wall_s=solution.wall_s,
+        network=solution.network,
+        history=history,
+        result=result_name(solution.result),
+        message=solution.message,
+        note="Deep BSDE learns u(0, x0) only",
+        details={
+            "time_steps": bsde.num_steps,
+            "lr": config.lr,
+            "initial_value": float(network.value),
+            "final_loss": float(solution.history["loss"][-1]) if solution.steps else None,
+        },
+    )
+
+
 METHODS: dict[str, Callable[[ParabolicProblem, RunConfig, float | None], _Solved]] = {
     "mol": _mol,
     "pinn": _pinn,
     "galerkin": _galerkin,
+    "deep-bsde": _deep_bsde,
 }
 """The methods of the parabolic problems, by `RunConfig.method`."""
 
 
 def _monte_carlo(problem: ParabolicProblem, value: float) -> dict[str, float | None]:
-    monte_carlo = MONTE_CARLO_REFERENCES.get(problem.pde.reaction, {}).get(problem.dim)
+    reaction = getattr(problem.equation, "reaction", "")
+    monte_carlo = MONTE_CARLO_REFERENCES.get(reaction, {}).get(problem.dim)
     return {
         "value": monte_carlo,
         "rel_error": None if monte_carlo is None else abs(value - monte_carlo) / abs(monte_carlo),
@@ -338,6 +395,8 @@ def run_parabolic(config: RunConfig, out: Path) -> RunResult:
     solved = METHODS[config.method](problem, config, reference)
     total = time.perf_counter() - start
     rel_error = None if reference is None else abs(solved.value - reference) / abs(reference)
+    baseline = problem.baseline_value()
+    baseline_error = None if reference is None else abs(baseline - reference) / abs(reference)
     label = config.method if config.method != "pinn" else f"pinn-{config.estimator}"
     return RunResult(
         config=config,
@@ -349,6 +408,8 @@ def run_parabolic(config: RunConfig, out: Path) -> RunResult:
             "value": solved.value,
             "reference": reference,
             "rel_error": rel_error,
+            "baseline": baseline,
+            "baseline_rel_error": baseline_error,
         },
         result=solved.result,
         message=solved.message,
@@ -360,6 +421,7 @@ def run_parabolic(config: RunConfig, out: Path) -> RunResult:
             **solved.details,
             "T": problem.T,
             "reference_source": problem.reference_source,
+            "origin_zero": not bool(np.any(np.asarray(problem.equation.origin()))),
             "monte_carlo_reference": _monte_carlo(problem, solved.value),
             "total_wall_s": total,
             "curve": {"t": solved.times.tolist(), "u": solved.curve.tolist(), "note": solved.note},

@@ -17,14 +17,18 @@ from .config import RunConfig
 SCHEMA_VERSION = 1
 """The version of the `result.json` layout; raised whenever a key changes meaning or moves."""
 
-METRICS = ("rel_l2", "rel_l1", "value", "reference", "rel_error")
+METRICS = ("rel_l2", "rel_l1", "value", "reference", "rel_error", "baseline", "baseline_rel_error")
 """The metric names, the same for every method (`None` where a metric does not apply):
 
 - `rel_l2`, `rel_l1`: relative $L^2$ and $L^1$ errors of the trained solution on the test
   points against the exact solution (elliptic problems; parabolic ones with a closed form,
   on points along Brownian paths);
 - `value`, `reference`, `rel_error`: a point value (for the parabolic problems
-  $u(0, x_0)$), its reference and the relative error $|value - reference| / |reference|$.
+  $u(0, x_0)$), its reference and the relative error $|value - reference| / |reference|$;
+- `baseline`, `baseline_rel_error`: the trivial baseline of a parabolic problem, the value
+  of the same PDE without its nonlinear term
+  ([`ParabolicProblem.baseline_value`][pinnkit.problems.ParabolicProblem.baseline_value]),
+  and its relative error: a `rel_error` no smaller than this shows no learning.
 """
 
 
@@ -151,7 +155,10 @@ class RunResult:
                 readout = f" feynman_kac={fk['value']:.7g}"
                 if fk.get("rel_error") is not None:
                     readout += f" (rel_error={fk['rel_error']:.3e})"
-            body = f"u(0,0)={m['value']:.7g} {against}{readout} wall={self.wall_s:.1f}s"
+            if m["baseline_rel_error"] is not None:
+                against += f" baseline_rel_error={m['baseline_rel_error']:.3e}"
+            at = "u(0,0)" if self.details.get("origin_zero", True) else "u(0,x0)"
+            body = f"{at}={m['value']:.7g} {against}{readout} wall={self.wall_s:.1f}s"
         else:
             rate = self.steps_per_s
             body = (

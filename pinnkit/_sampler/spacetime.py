@@ -4,6 +4,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
+from .._operator.parabolic import AbstractParabolicPDE
 from .._types import Key, Points
 from .base import AbstractSampler
 
@@ -37,6 +38,8 @@ class Brownian(AbstractSampler):
     - `t0`: the start of the time interval (default 0).
     - `time`: a fixed time for every point, or `None` (default) for $t \sim U[t_0, t_1]$.
     - `origin`: the start $x_0$ of the paths; `None` (default) for $0$.
+    - `variance_rate`: $s^2$ for the paths $x_0 + s W_t$, $x \sim N(x_0, s^2 t I)$
+      (default 2, the $\sqrt2 W$ of $u_t + \Delta u + \dots = 0$).
     """
 
     space_dim: int = eqx.field(static=True)
@@ -44,6 +47,7 @@ class Brownian(AbstractSampler):
     t0: float = eqx.field(static=True)
     time: float | None = eqx.field(static=True)
     origin: jax.Array | None
+    variance_rate: float = eqx.field(static=True)
 
     def __init__(
         self,
@@ -52,12 +56,14 @@ class Brownian(AbstractSampler):
         t0: float = 0.0,
         time: float | None = None,
         origin: jax.Array | None = None,
+        variance_rate: float = 2.0,
     ):
         self.space_dim = space_dim
         self.t1 = float(t1)
         self.t0 = float(t0)
         self.time = None if time is None else float(time)
         self.origin = origin
+        self.variance_rate = float(variance_rate)
 
     def __check_init__(self):
         if not isinstance(self.space_dim, int) or self.space_dim < 1:
@@ -67,6 +73,8 @@ class Brownian(AbstractSampler):
             raise ValueError(f"Brownian paths start at time 0: t0 must be >= 0, got {self.t0}")
         if self.time is not None and self.time < 0:
             raise ValueError(f"time must be >= 0, got {self.time}")
+        if not self.variance_rate > 0:
+            raise ValueError(f"variance_rate must be > 0, got {self.variance_rate}")
         if self.origin is not None and jnp.shape(self.origin) != (self.space_dim,):
             raise ValueError(
                 f"origin must have shape ({self.space_dim},), got {jnp.shape(self.origin)}"
@@ -84,10 +92,71 @@ class Brownian(AbstractSampler):
         else:
             t = jnp.full((batch, 1), self.time, dtype)
         noise = jax.random.normal(space_key, (batch, self.space_dim), dtype)
-        x = jnp.sqrt(2 * t) * noise
+        x = jnp.sqrt(self.variance_rate * t) * noise
         if self.origin is not None:
             x = x + jnp.asarray(self.origin, dtype)
         return jnp.concatenate([x, t], axis=1)
+
+
+class SDEPaths(AbstractSampler):
+    r"""Points $z = (x, t)$ (time last) along the paths of the forward SDE
+    $dX = \mu\,dt + \sigma\,dW$, $X_0 = x_0$, of an [`pinnkit.AbstractParabolicPDE`][]:
+    $t \sim U[0, T]$ (or the fixed `time`) and $x$ the Euler–Maruyama value of $X_t$ after
+    `steps` steps of size $t/\text{steps}$. These are the points where the answer
+    $u(0, x_0)$ is decided (the law of $X_t$), for drifts and state-dependent $\sigma$ where
+    [`pinnkit.Brownian`][] does not apply.
+
+    **Arguments:**
+
+    - `equation`: the spec.
+    - `time`: a fixed time for every point, or `None` (default) for $t \sim U[0, T]$.
+    - `steps`: Euler–Maruyama steps per point (default 16).
+    """
+
+    equation: AbstractParabolicPDE
+    time: float | None = eqx.field(static=True)
+    steps: int = eqx.field(static=True)
+
+    def __init__(self, equation: AbstractParabolicPDE, time: float | None = None, steps: int = 16):
+        self.equation = equation
+        self.time = None if time is None else float(time)
+        self.steps = steps
+
+    def __check_init__(self):
+        if not isinstance(self.steps, int) or self.steps < 1:
+            raise ValueError(f"steps must be an integer >= 1, got {self.steps!r}")
+        if self.time is not None and not 0 <= self.time <= self.equation.T:
+            raise ValueError(f"time must lie in [0, T = {self.equation.T}], got {self.time}")
+
+    @property
+    def dim(self) -> int:
+        return self.equation.dim + 1
+
+    def _point(self, key: Key, t: jax.Array) -> jax.Array:
+        equation = self.equation
+        x0 = jnp.asarray(equation.origin(), t.dtype)
+        h = t / self.steps
+        k = equation.structure().noise_dim
+        noise = jax.random.normal(key, (self.steps, k), t.dtype) * jnp.sqrt(h)
+
+        def step(x, inputs):
+            n, dw = inputs
+            s = n * h
+            mu = equation.drift(s, x)
+            drift = jnp.zeros_like(x) if mu is None else jnp.asarray(mu, x.dtype) * h
+            return x + drift + equation.sigma_times(s, x, dw), None
+
+        x, _ = jax.lax.scan(step, x0, (jnp.arange(self.steps, dtype=t.dtype), noise))
+        return jnp.concatenate([x, t[None]])
+
+    def __call__(self, key: Key, batch: int) -> Points:
+        dtype = jnp.zeros(()).dtype
+        time_key, path_key = jax.random.split(key)
+        if self.time is None:
+            t = _times(time_key, batch, 0.0, self.equation.T, dtype)[:, 0]
+        else:
+            t = jnp.full((batch,), self.time, dtype)
+        return jax.vmap(self._point)(jax.random.split(path_key, batch), t)
 
 
 class CylinderSampler(AbstractSampler):

@@ -27,6 +27,15 @@ if TYPE_CHECKING:
         biharmonic_loss as biharmonic_loss,
         constant_baseline as constant_baseline,
     )
+    from ._general import (
+        HJB as HJB,
+        PAPER_VALUES as PAPER_VALUES,
+        AllenCahnPNAS as AllenCahnPNAS,
+        BlackScholesBarenblatt as BlackScholesBarenblatt,
+        DefaultRisk as DefaultRisk,
+        HJBLin as HJBLin,
+        hjb_reference as hjb_reference,
+    )
     from ._kdv import KdVPDE as KdVPDE, KdVProblem as KdVProblem, kdv_soliton as kdv_soliton
     from ._parabolic import (
         ParabolicProblem as ParabolicProblem,
@@ -44,7 +53,14 @@ if TYPE_CHECKING:
 __getattr__, __dir__ = attach(__name__, __file__)
 
 __all__ = [
+    "HJB",
+    "PAPER_VALUES",
     "AbstractProblem",
+    "AllenCahnPNAS",
+    "BlackScholesBarenblatt",
+    "DefaultRisk",
+    "HJBLin",
+    "hjb_reference",
     "Answer",
     "BiharmonicAnnulusPDE",
     "KdVPDE",

@@ -1,23 +1,20 @@
-r"""The semilinear parabolic problem model: its PDE and
-[`ParabolicProblem`][pinnkit.problems.ParabolicProblem].
+r"""The parabolic problem model, [`ParabolicProblem`][pinnkit.problems.ParabolicProblem]
+around the one spec ([`pinnkit.AbstractParabolicPDE`][]), and the spec of the semilinear
+problems $u_t + \Delta u + f(u) = 0$, $u(T, x) = g(x)$, answer $u(0, 0)$.
 
 The problems, their references and the parabolic forms are in docs/math.md ("Semilinear
-parabolic problems", "Parabolic forms").
-
-Every problem is stored in the *forward* form used by time stepping,
-
-$$v_\tau = F(v) = \Delta v + f(v), \qquad v(0, x) = g(x), \qquad \text{answer } v(T, 0),$$
-
-with $F$ an [`pinnkit.AbstractPDE`][] whose `residual` returns $\Delta v + f(v)$. The same
-problem in the backward form of the papers is $u_t + \Delta u + f(u) = 0$, $u(T, x) = g(x)$,
-answer $u(0, 0)$, with $u(t, x) = v(T - t, x)$; the space-time PINN solves that form.
+parabolic problems", "Parabolic forms", "General parabolic problems"). The time steppers
+solve the forward form $v_\tau = \Delta v + f(v)$, $v(0) = g$, $v(\tau, x) = u(T - \tau, x)$;
+the space-time PINN solves the backward form.
 """
 
+import math
 from collections.abc import Callable
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._estimator.base import AbstractEstimator
@@ -27,10 +24,8 @@ from .._loss.spacetime import TerminalLoss
 from .._network.base import AbstractNetwork
 from .._network.initial import HardInitial
 from .._network.mlp import MLP
-from .._operator.base import AbstractOperator, Laplacian
-from .._operator.pde import AbstractPDE
-from .._operator.spacetime import SpaceTimePDE
-from .._sampler.spacetime import Brownian
+from .._operator.parabolic import AbstractParabolicPDE, ForwardParabolicPDE, ParabolicResidual
+from .._sampler.spacetime import Brownian, SDEPaths
 from .._solver.feynman_kac import FeynmanKacValue, feynman_kac_value
 from .._timestepping.discretization import Radial
 from .._timestepping.mol import MethodOfLines
@@ -39,62 +34,62 @@ from ._problem import AbstractProblem
 from ._reactions import REACTIONS, check_reaction
 
 
-class SemilinearParabolicPDE(AbstractPDE):
-    r"""The right-hand side $F(v) = \Delta v + f(v)$ of $v_\tau = F(v)$ (forward time).
-
-    `residual` returns $F(v)$ itself, so a time stepper (method of lines, Neural Galerkin)
-    reads it as the velocity $v_\tau$. Its one operator is the [`pinnkit.Laplacian`][] in
-    space.
+class SemilinearParabolicPDE(AbstractParabolicPDE):
+    r"""The spec of the semilinear problems $u_t + \Delta u + f(u) = 0$, $u(T, x) = g(x)$:
+    an [`pinnkit.AbstractParabolicPDE`][] with $\sigma = \sqrt2\, I$ (so
+    $\tfrac12\operatorname{tr}(\sigma\sigma^\top D^2 u) = \Delta u$), no drift, and a
+    reaction $f(u)$ looked up by name.
 
     **Arguments:**
 
     - `reaction`: a name in [`REACTIONS`][pinnkit.problems.REACTIONS]: `"semilinear-heat"`
-      ($f = (1 - v^2)/(1 + v^2)$), `"allen-cahn"` ($f = v - v^3$), `"sine-gordon"`
-      ($f = \sin v$) or `"zero"` (the heat equation).
+      ($f = (1 - u^2)/(1 + u^2)$), `"allen-cahn"` ($f = u - u^3$), `"sine-gordon"`
+      ($f = \sin u$) or `"zero"` (the heat equation).
+    - `dim`: the space dimension $d$.
+    - `T`: the horizon.
+    - `data`: $g$, a function of one point of shape `(dim,)`.
     """
 
     reaction: str = eqx.field(static=True)
-    operators: tuple[AbstractOperator, ...]
+    dim: int = eqx.field(static=True)
+    T: float = eqx.field(static=True)
+    data: Callable[[Point], Float[Array, ""]]
 
-    def __init__(self, reaction: str):
+    def __init__(
+        self, reaction: str, dim: int, T: float, data: Callable[[Point], Float[Array, ""]]
+    ):
         check_reaction(reaction)
         self.reaction = reaction
-        self.operators = (Laplacian(),)
+        self.dim = dim
+        self.T = T
+        self.data = data
 
-    def nonlinearity(self, u: Array) -> Array:
-        """The reaction $f(u)$, elementwise."""
+    def diffusion(self, t, x):
+        # A Python float, so that sigma^2 / 2 is exactly 1 in float32 as well.
+        del t, x
+        return math.sqrt(2.0)
+
+    def nonlinearity(self, t, x, u, z):
+        del t, x, z
         return REACTIONS[self.reaction](u)
 
-    def source(self, x: Point) -> Float[Array, ""]:
-        del x
-        return jnp.zeros(())
-
-    def residual(
-        self,
-        x: Point,
-        u: Float[Array, ""],
-        derivatives: tuple[Array, ...],
-        source: Float[Array, ""],
-    ) -> Float[Array, ""]:
-        del x, source
-        (laplacian,) = derivatives
-        return laplacian + self.nonlinearity(u)
+    def terminal(self, x: Point) -> Float[Array, ""]:
+        return self.data(x)
 
 
 class ParabolicProblem(AbstractProblem):
-    r"""A semilinear parabolic problem $v_\tau = \Delta v + f(v)$, $v(0, x) = g(x)$ on
-    $\mathbb{R}^d \times [0, T]$, with the quantity of interest $v(T, 0)$.
+    r"""A ready-made parabolic problem: an [`pinnkit.AbstractParabolicPDE`][] (the one spec,
+    $u_t + \mu\cdot\nabla u + \tfrac12\operatorname{tr}(\sigma\sigma^\top D^2 u) +
+    f = 0$, $u(T, x) = g(x)$), its answer $u(0, x_0)$ and where the reference comes from.
 
-    In the backward form of the papers this is $u_t + \Delta u + f(u) = 0$ with terminal data
-    $u(T, x) = g(x)$ and answer $u(0, 0)$; $u(t, x) = v(T - t, x)$.
+    For the semilinear problems ($\sigma = \sqrt2 I$, no drift) the forward form used by
+    time stepping is $v_\tau = \Delta v + f(v)$, $v(0, x) = g(x)$, answer $v(T, 0)$, with
+    $u(t, x) = v(T - t, x)$.
 
     **Attributes:**
 
     - `name`: the registry name, e.g. `"semilinear-heat"`.
-    - `dim`: the space dimension $d$.
-    - `T`: the horizon (0.3 for the trio).
-    - `pde`: the forward right-hand side $F$, a [`pinnkit.problems.SemilinearParabolicPDE`][].
-    - `initial`: $g$, a function of one point `x` of shape `(dim,)`.
+    - `equation`: the spec; `dim` and `T` are its own.
     - `reference_source`: where
       [`reference_value`][pinnkit.problems.ParabolicProblem.reference_value] comes from:
       `"closed form"`, `"radial method of lines"` or `"multilevel Picard Monte Carlo (STDE
@@ -102,20 +97,59 @@ class ParabolicProblem(AbstractProblem):
       value is known.
     - `known_reference`: the reference value when it is known without computation (closed
       form, Monte Carlo table), else `None`.
-    - `solution`: the closed-form $v(\tau, x)$ as `solution(x, tau)`, or `None`.
-    - `radial`: $g$ and $f$ depend on $x$ only through $s = |x|^2$, so the radial method of
-      lines applies; then `radial_initial(s)` is $g$ as a function of $s$.
+    - `solution`: the closed-form $v(\tau, x) = u(T - \tau, x)$ as `solution(x, tau)`, or
+      `None`.
+    - `radial_initial`: $g$ as a function of $s = |x|^2$ when $g$ and $f$ depend on $x$ only
+      through $s$ (then the radial method of lines applies), else `None`.
     """
 
     name: str = eqx.field(static=True)
-    dim: int = eqx.field(static=True)
-    T: float = eqx.field(static=True)
-    pde: SemilinearParabolicPDE
-    initial: Callable[[Point], Float[Array, ""]]
+    equation: AbstractParabolicPDE
     reference_source: str = eqx.field(static=True)
     known_reference: float | None = eqx.field(default=None, static=True)
     solution: Callable[..., Float[Array, ""]] | None = None
     radial_initial: Callable[[Array], Array] | None = None
+
+    def __init__(
+        self,
+        name: str,
+        equation: AbstractParabolicPDE,
+        reference_source: str,
+        known_reference: float | None = None,
+        solution: Callable[..., Float[Array, ""]] | None = None,
+        radial_initial: Callable[[Array], Array] | None = None,
+    ):
+        if not isinstance(equation, AbstractParabolicPDE):
+            raise TypeError(
+                f"equation must be an AbstractParabolicPDE, got {type(equation).__name__}"
+            )
+        self.name = name
+        self.equation = equation
+        self.reference_source = reference_source
+        self.known_reference = known_reference
+        self.solution = solution
+        self.radial_initial = radial_initial
+
+    @property
+    def dim(self) -> int:
+        """The space dimension $d$ of the spec."""
+        return self.equation.dim
+
+    @property
+    def T(self) -> float:
+        """The horizon $T$ of the spec."""
+        return self.equation.T
+
+    @property
+    def pde(self) -> ForwardParabolicPDE:
+        """The forward right-hand side $F(v)$ for the time steppers
+        ([`pinnkit.ForwardParabolicPDE`][]; refused, with the reason, for a spec they do not
+        take)."""
+        return self.equation.forward_pde()
+
+    def initial(self, x: Point) -> Float[Array, ""]:
+        """$g(x)$, the initial data of the forward form (the terminal data of the spec)."""
+        return self.equation.terminal(x)
 
     def reference_value(self) -> float | None:
         """$v(T, 0) = u(0, 0)$, or `None` where no value is known.
@@ -125,7 +159,12 @@ class ParabolicProblem(AbstractProblem):
         by [`pinnkit.radial_reference`][] (a few seconds): keep the value.
         """
         if self.reference_source == "radial method of lines":
-            return radial_reference(self.pde.reaction, self.dim, t=self.T)
+            if self.radial_initial is None:
+                raise ValueError(
+                    f"problem {self.name!r} has reference_source 'radial method of lines' but "
+                    "no radial_initial (its g as a function of s = |x|^2)"
+                )
+            return radial_value(self.pde.nonlinearity, self.radial_initial, self.dim, self.T)
         return self.known_reference
 
     @property
@@ -133,10 +172,43 @@ class ParabolicProblem(AbstractProblem):
         """Whether the problem depends on $x$ only through $|x|^2$."""
         return self.radial_initial is not None
 
+    def baseline_value(self, key: PRNGKeyArray | None = None, samples: int = 4096) -> float:
+        r"""The trivial baseline: $u(0, x_0)$ of the same PDE without its nonlinear term
+        ($f = 0$), $E[g(X_T)]$. A solve that only reaches this value has learnt nothing
+        of $f$. By quadrature in float64 for a radial problem with $\sigma = \sqrt2 I$,
+        $x_0 = 0$ (then $|X_T|^2 = 2TS$, $S \sim \chi^2_d$); otherwise the mean over
+        `samples` Euler paths of 100 steps (about $10^{-2}/\sqrt{\text{samples}}$ relative
+        noise for these problems)."""
+        from .._timestepping.bsde import DeepBSDE
+
+        equation = self.equation
+        structure = equation.structure()
+        x0 = np.asarray(equation.origin())
+        if (
+            self.radial_initial is not None
+            and structure.noise == "scalar"
+            and structure.constant_diffusion
+            and not structure.has_drift
+            and not np.any(x0)
+        ):
+            g_of_s = self.radial_initial
+            sigma2 = float(equation.diffusion(jnp.zeros(()), jnp.asarray(x0))) ** 2
+            with jax.enable_x64(True):
+                return chi2_mean(
+                    lambda s: float(g_of_s(jnp.asarray(sigma2 * self.T * s))), self.dim
+                )
+        paths = DeepBSDE(equation, num_steps=100, batch_size=256)
+        key = jax.random.key(0) if key is None else key
+        terminal = eqx.filter_jit(
+            lambda k: jnp.mean(jax.vmap(equation.terminal)(paths.sample(k).x[:, -1]))
+        )
+        chunks = max(1, samples // 256)
+        return float(np.mean([float(terminal(jax.random.fold_in(key, i))) for i in range(chunks)]))
+
     def terminal(self, x: Point) -> Float[Array, ""]:
         """The terminal data $u(T, x) = g(x)$ of the backward form (the same function as
         `initial`)."""
-        return self.initial(x)
+        return self.equation.terminal(x)
 
     def backward_solution(self, x: Point, t: Float[Array, ""] | float) -> Float[Array, ""]:
         """The closed-form solution of the backward form, $u(t, x) = v(T - t, x)$.
@@ -147,6 +219,19 @@ class ParabolicProblem(AbstractProblem):
             raise ValueError(f"problem {self.name!r} has no closed-form solution")
         return self.solution(x, self.T - t)
 
+    @property
+    def feynman_kac_applies(self) -> bool:
+        r"""Whether [`feynman_kac_value`][pinnkit.problems.ParabolicProblem.feynman_kac_value]
+        takes this problem: $\sigma = \sqrt2 I$, no drift, an $f$ of $u$ only, $x_0 = 0$.
+        (The read-out for drifts, other diffusions and an $f$ of $\nabla u$ is not written
+        yet.)"""
+        try:
+            forward = self.pde
+        except ValueError:
+            return False
+        x0 = np.asarray(self.equation.origin())
+        return abs(forward.laplacian_coefficient - 1.0) < 1e-6 and not np.any(x0)
+
     def feynman_kac_value(
         self, network: Callable[[Point], Float[Array, ""]], key: PRNGKeyArray, samples: int = 2**20
     ) -> FeynmanKacValue:
@@ -154,15 +239,33 @@ class ParabolicProblem(AbstractProblem):
         the mean of $g(X_T) + T f(u_\theta(t, X_t))$ over Brownian paths from the origin
         ([`pinnkit.feynman_kac_value`][], which explains why it beats the network's own
         value $u_\theta(0, 0)$). `samples` is the number of Monte Carlo samples."""
+        if not self.feynman_kac_applies:
+            raise ValueError(
+                f"the Feynman–Kac read-out takes sigma = sqrt(2) I, no drift, f of u only and "
+                f"x0 = 0; {self.name!r} is not of that form (read u(0, x0) from the network)"
+            )
         return feynman_kac_value(
             network, self.terminal, self.pde.nonlinearity, self.T, key, samples=samples
         )
 
     # The space-time PINN: a network u(z) of z = (x, t), time last, in the backward form.
 
-    def space_time_pde(self) -> SpaceTimePDE:
-        r"""The backward residual $u_t + \Delta_x u + f(u)$ for a network of $z = (x, t)$."""
-        return SpaceTimePDE(self.pde, self.dim, "backward")
+    def path_sampler(self, time: float | None = None) -> Brownian | SDEPaths:
+        r"""Points $(X_t, t)$ along the forward paths from $x_0$, where the PINN trains:
+        [`pinnkit.Brownian`][] for a constant scalar $\sigma = sI$ without drift ($X_t =
+        x_0 + sW_t$, exact), else [`pinnkit.SDEPaths`][] (Euler–Maruyama). `time` fixes
+        every point's time (e.g. $T$ for the terminal data)."""
+        structure = self.equation.structure()
+        if structure.noise == "scalar" and structure.constant_diffusion and not structure.has_drift:
+            x0 = self.equation.origin()
+            sigma = float(self.equation.diffusion(jnp.zeros(()), x0))
+            origin = None if not np.any(np.asarray(x0)) else x0
+            return Brownian(self.dim, self.T, time=time, origin=origin, variance_rate=sigma**2)
+        return SDEPaths(self.equation, time=time)
+
+    def space_time_pde(self) -> ParabolicResidual:
+        r"""The backward residual of the spec for a network of $z = (x, t)$."""
+        return self.equation.space_time_pde()
 
     def network(
         self,
@@ -225,7 +328,7 @@ class ParabolicProblem(AbstractProblem):
         _check_terminal(terminal)
         residual = ResidualLoss(
             self.space_time_pde(),
-            Brownian(self.dim, self.T),
+            self.path_sampler(),
             estimator or Exact(),
             batch_size=batch_size,
             **kwargs,
@@ -234,7 +337,7 @@ class ParabolicProblem(AbstractProblem):
             return WeightedSum({"residual": residual})
         data = TerminalLoss(
             self.terminal,
-            Brownian(self.dim, self.T, time=self.T),
+            self.path_sampler(time=self.T),
             self.T,
             gradient_weight=gradient_weight,
             batch_size=batch_size,
@@ -245,6 +348,19 @@ class ParabolicProblem(AbstractProblem):
 def _check_terminal(terminal: str) -> None:
     if terminal not in ("soft", "hard"):
         raise ValueError(f"terminal must be 'soft' or 'hard', got {terminal!r}")
+
+
+def chi2_mean(fn: Callable[[float], float], dim: int) -> float:
+    r"""$E[fn(S)]$ for $S \sim \chi^2_d$, by adaptive quadrature in float64 over the
+    $\pm 40$ standard deviations around $d$ that hold all of its mass."""
+    from scipy import integrate, stats
+
+    spread = 40 * math.sqrt(2 * dim) + 50
+    lower, upper = max(0.0, dim - spread), dim + spread
+    value, _ = integrate.quad(
+        lambda s: fn(s) * stats.chi2.pdf(s, dim), lower, upper, limit=500, epsabs=0, epsrel=1e-12
+    )
+    return float(value)
 
 
 def bump_of_s(s: Array) -> Array:
@@ -295,11 +411,31 @@ def radial_reference(
         )
     if equation not in _RADIAL_EQUATIONS:
         raise ValueError(f"equation must be one of {sorted(_RADIAL_EQUATIONS)}, got {equation!r}")
+    return radial_value(
+        REACTIONS[equation], bump_of_s, dim, t, n_points=n_points, s_max=s_max, rtol=rtol, atol=atol
+    )
+
+
+def radial_value(
+    nonlinearity: Callable[[Array], Array],
+    initial_of_s: Callable[[Array], Array],
+    dim: int,
+    t: float,
+    *,
+    n_points: int = 128,
+    s_max: float | None = None,
+    rtol: float = 1e-10,
+    atol: float = 1e-12,
+) -> float:
+    r"""$v(t, 0)$ of $v_\tau = \Delta v + f(v)$, $v(0, x) = g(|x|^2)$, by the radial method
+    of lines in float64 (the computation behind [`pinnkit.radial_reference`][], for any
+    radial $g$ and reaction $f$; arguments as there, with $f$ elementwise and $g$ a function
+    of $s = |x|^2$)."""
     if s_max is None:
         s_max = 8 * dim * t + 200.0
     with jax.enable_x64(True):
         discretization = Radial(dim, s_max, n_points, scale=5.0)
-        mol = MethodOfLines(discretization, REACTIONS[equation], rtol=rtol, atol=atol)
-        g = bump_of_s(jnp.asarray(discretization.nodes))
+        mol = MethodOfLines(discretization, nonlinearity, rtol=rtol, atol=atol)
+        g = initial_of_s(jnp.asarray(discretization.nodes))
         solution = mol.solve(g, t, throw=True)
         return float(solution.values[-1, 0])

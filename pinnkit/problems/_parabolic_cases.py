@@ -81,10 +81,7 @@ def _trio_radial(equation: str, name: str) -> Callable[[int], ParabolicProblem]:
     def build(dim: int) -> ParabolicProblem:
         return ParabolicProblem(
             name=name,
-            dim=dim,
-            T=HORIZON,
-            pde=SemilinearParabolicPDE(equation),
-            initial=_Bump(),
+            equation=SemilinearParabolicPDE(equation, dim, HORIZON, _Bump()),
             reference_source="radial method of lines",
             radial_initial=bump_of_s,
         )
@@ -96,10 +93,7 @@ def _allen_cahn_problem(dim: int) -> ParabolicProblem:
     reference = MONTE_CARLO_REFERENCES["allen-cahn"].get(dim)
     return ParabolicProblem(
         name="allen-cahn-parabolic",
-        dim=dim,
-        T=HORIZON,
-        pde=SemilinearParabolicPDE("allen-cahn"),
-        initial=_ArctanMax(),
+        equation=SemilinearParabolicPDE("allen-cahn", dim, HORIZON, _ArctanMax()),
         known_reference=reference,
         reference_source="" if reference is None else "multilevel Picard Monte Carlo (STDE paper)",
     )
@@ -109,10 +103,7 @@ def _heat_quadratic(dim: int) -> ParabolicProblem:
     solution = _Quadratic()
     return ParabolicProblem(
         name="heat-quadratic",
-        dim=dim,
-        T=HORIZON,
-        pde=SemilinearParabolicPDE("zero"),
-        initial=solution,
+        equation=SemilinearParabolicPDE("zero", dim, HORIZON, solution),
         known_reference=2.0 * dim * HORIZON,
         reference_source="closed form",
         solution=solution,
@@ -133,10 +124,7 @@ def _heat_exponential(dim: int) -> ParabolicProblem:
     solution = _Exponential(a)
     return ParabolicProblem(
         name="heat-exponential",
-        dim=dim,
-        T=HORIZON,
-        pde=SemilinearParabolicPDE("zero"),
-        initial=solution,
+        equation=SemilinearParabolicPDE("zero", dim, HORIZON, solution),
         known_reference=float(np.exp(EXPONENTIAL_RATE**2 * HORIZON)),
         reference_source="closed form",
         solution=solution,
@@ -161,10 +149,7 @@ def _heat_gaussian(dim: int) -> ParabolicProblem:
     solution = _Gaussian(v)
     return ParabolicProblem(
         name="heat-gaussian",
-        dim=dim,
-        T=HORIZON,
-        pde=SemilinearParabolicPDE("zero"),
-        initial=solution,
+        equation=SemilinearParabolicPDE("zero", dim, HORIZON, solution),
         known_reference=float((v / (v + 2 * HORIZON)) ** (dim / 2)),
         reference_source="closed form",
         solution=solution,

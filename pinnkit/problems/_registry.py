@@ -19,9 +19,9 @@ Answer = Literal["solution", "value"]
 """What a problem asks for: `"solution"`, $u$ everywhere (its error the relative $L^2$ error
 on a test set, `rel_l2`), or `"value"`, one number $u(0, 0)$ (its error `rel_error`)."""
 
-METHODS = ("pinn", "mol", "galerkin")
-"""The methods a problem may name: a physics-informed network, the method of lines and
-Neural Galerkin."""
+METHODS = ("pinn", "deep-bsde", "mol", "galerkin")
+"""The methods a problem may name: a physics-informed network, Deep BSDE, the method of lines
+and Neural Galerkin."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,7 +100,20 @@ def _parabolic(name: str, description: str, radial: bool) -> ProblemSpec:
         description=description,
         build="._parabolic_cases:parabolic_problem",
         build_args=(name,),
-        methods=METHODS if radial else ("pinn", "galerkin"),
+        methods=METHODS if radial else ("pinn", "deep-bsde", "galerkin"),
+        answer="value",
+    )
+
+
+def _general(
+    name: str, description: str, methods: tuple[str, ...] = ("pinn", "deep-bsde")
+) -> ProblemSpec:
+    return ProblemSpec(
+        name=name,
+        description=description,
+        build="._general:general_problem",
+        build_args=(name,),
+        methods=methods,
         answer="value",
     )
 
@@ -171,6 +184,21 @@ _BUILT_IN: list[ProblemSpec] = [
         "heat-gaussian",
         "heat v_τ = Δv, v(0,x) = exp(-|x|²/(2d)), stays Gaussian, T = 0.3; value v(T,0)",
         radial=True,
+    ),
+    _general("hjb", "u_t + Δu - |∇u|² = 0, u(T,x) = ln((1+|x|²)/2), T = 1; value u(0,0)"),
+    _general(
+        "allen-cahn-pnas",
+        "u_t + Δu + u - u³ = 0, u(T,x) = 1/(2+0.4|x|²), T = 0.3; value u(0,0)",
+        ("pinn", "deep-bsde", "mol", "galerkin"),
+    ),
+    _general(
+        "black-scholes-barenblatt",
+        "u_t + ½σ²Σx_i²∂_ii u - r(u - x·∇u) = 0, u(T,x) = |x|², T = 1; value u(0,(1,½,…))",
+    ),
+    _general("hjb-lin", "u_t + Δu - (1/d)Σ|∂_i u|^1.75 = -2, u(T,x) = Σx_i, T = 1; value u(0,0)"),
+    _general(
+        "black-scholes-default-risk",
+        "Black-Scholes with default risk, u(T,x) = min_i x_i, T = 1; value u(0,(100,…))",
     ),
 ]
 

@@ -1,0 +1,211 @@
+"""The one parabolic spec (`AbstractParabolicPDE`): its structure, its residual against nested
+autodiff, its refusals, Deep BSDE's paths and recursion against hand-written Euler steps, and
+the general problems' references."""
+
+import math
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from helpers import assert_close, rejected
+
+import pinnkit as pk
+from pinnkit.problems import ParabolicProblem, get_problem as _get
+
+
+def get_problem(name: str, dim: int) -> ParabolicProblem:
+    problem = _get(name, dim)
+    assert isinstance(problem, ParabolicProblem)
+    return problem
+
+
+D = 3
+
+
+class _Rich(pk.AbstractParabolicPDE):
+    """Drift, diagonal state-dependent sigma, an f of t, x, u and z: every term present."""
+
+    dim: int = D
+    T: float = 0.7
+
+    def drift(self, t, x):
+        return 0.3 * x + t
+
+    def diffusion(self, t, x):
+        return 0.5 + 0.2 * x**2 + 0.1 * t
+
+    def nonlinearity(self, t, x, u, z):
+        return jnp.sin(u) - 0.5 * jnp.sum(z**2) + t * x[0]
+
+    def terminal(self, x):
+        return jnp.sum(jnp.cos(x))
+
+    def origin(self):
+        return jnp.array([0.1, -0.2, 0.3])
+
+
+class _Dense(_Rich):
+    def diffusion(self, t, x):
+        return jnp.array([[1.0, 0.2], [0.0, 0.5], [0.3, x[0]]])
+
+
+class _Heat(pk.AbstractParabolicPDE):
+    dim: int = D
+    T: float = 1.0
+
+    def diffusion(self, t, x):
+        return math.sqrt(2.0)
+
+    def terminal(self, x):
+        return jnp.sum(x**2)
+
+
+def _u(z):
+    return jnp.sin(z[0] * z[1]) + z[2] ** 2 * z[3] + jnp.exp(0.3 * z[3]) + z[0] * z[2]
+
+
+_Z = jnp.array([0.3, -0.4, 0.5, 0.7])
+
+
+def _by_hand(pde, z):
+    """The residual written out term by term from nested autodiff."""
+    x, t = z[:D], z[-1]
+    gradient, hessian = jax.grad(_u)(z), jax.hessian(_u)(z)
+    sigma = jnp.asarray(pde.diffusion(t, x))
+    a = sigma @ sigma.T if sigma.ndim == 2 else jnp.diag(jnp.broadcast_to(sigma, (D,)) ** 2)
+    z_b = sigma.T @ gradient[:D] if sigma.ndim == 2 else sigma * gradient[:D]
+    mu = pde.drift(t, x)
+    return (
+        gradient[-1]
+        + (0.0 if mu is None else mu @ gradient[:D])
+        + 0.5 * jnp.sum(a * hessian[:D, :D])
+        + pde.nonlinearity(t, x, _u(z), z_b)
+    )
+
+
+def test_structure_reads_every_term():
+    rich = _Rich().structure()
+    assert rich == pk.ParabolicStructure("diagonal", D, False, True, True, False)
+    assert _Dense().structure().noise == "dense" and _Dense().structure().noise_dim == 2
+    heat = _Heat().structure()
+    assert heat == pk.ParabolicStructure("scalar", D, True, False, False, True)
+
+
+@pytest.mark.parametrize("pde", [_Rich(), _Dense(), _Heat()], ids=["diagonal", "dense", "heat"])
+def test_residual_matches_nested_autodiff(pde):
+    expected = _by_hand(pde, _Z)
+    assert_close(pde.exact_residual(_u, _Z), expected, rtol=1e-5)
+    residual = pde.space_time_pde()
+    u, derivatives = pk.Exact()(_u, _Z, residual.operators, jax.random.key(0))
+    assert_close(residual.residual(_Z, u, derivatives, residual.source(_Z)), expected, rtol=1e-5)
+
+
+def test_a_constant_scalar_sigma_is_the_spatial_laplacian():
+    residual = _Heat().space_time_pde()
+    assert residual.operators == (pk.TimeDerivative(), pk.SpatialLaplacian(D))
+    assert residual.laplacian_coefficient == pytest.approx(1.0)
+    gradient = [op for op in _Rich().space_time_pde().operators if isinstance(op, pk.Gradient)]
+    assert gradient, "an f that reads z needs the gradient"
+
+
+def test_stochastic_estimators_are_unbiased_on_the_rich_residual():
+    residual = _Rich().space_time_pde()
+    exact = _by_hand(_Rich(), _Z)
+    estimator = pk.HTE(num_samples=4)
+
+    def one(key):
+        u, derivatives = estimator(_u, _Z, residual.operators, key)
+        return residual.residual(_Z, u, derivatives, residual.source(_Z))
+
+    draws = jax.vmap(one)(jax.random.split(jax.random.key(3), 4000))
+    stderr = float(jnp.std(draws)) / math.sqrt(draws.shape[0])
+    assert stderr > 0
+    assert abs(float(jnp.mean(draws)) - float(exact)) < 5 * stderr
+
+
+class _Bad(_Heat):
+    kind: str = "sigma"
+
+    def diffusion(self, t, x):
+        return jnp.ones((D + 1,)) if self.kind == "sigma" else math.sqrt(2.0)
+
+    def drift(self, t, x):
+        return jnp.ones((2,)) if self.kind == "drift" else None
+
+    def nonlinearity(self, t, x, u, z):
+        return jnp.ones((2,)) if self.kind == "f" else jnp.zeros(())
+
+    def terminal(self, x):
+        return x if self.kind == "g" else jnp.sum(x)
+
+
+def test_bad_shapes_and_horizons_are_refused_by_name():
+    rejected(lambda: _Bad(kind="sigma").structure(), "diffusion must return shape")
+    rejected(lambda: _Bad(kind="drift").structure(), "drift must return shape")
+    rejected(lambda: _Bad(kind="f").structure(), "nonlinearity must return shape")
+    rejected(lambda: _Bad(kind="g").structure(), "terminal must return shape")
+    rejected(lambda: _Bad(kind="", T=0.0).structure(), "horizon T must be")
+    rejected(lambda: _Bad(kind="", dim=0).structure(), "dim must be a positive integer")
+    rejected(lambda: pk.DeepBSDE(_Heat(), num_steps=0), "num_steps must be an integer >= 1")
+    rejected(lambda: _Rich().forward_pde(), "use method 'pinn' or 'deep-bsde'")
+
+
+def test_deep_bsde_paths_are_euler_steps_of_the_sde():
+    bsde = pk.DeepBSDE(_Dense(), num_steps=5, batch_size=2)
+    x, dw = bsde.path(jax.random.key(0))
+    pde, times = _Dense(), np.linspace(0.0, 0.7, 6)
+    expected = [pde.origin()]
+    for n in range(5):
+        t, xn, h = times[n], expected[-1], times[n + 1] - times[n]
+        expected.append(xn + pde.drift(t, xn) * h + pde.diffusion(t, xn) @ dw[n])
+    assert_close(x, jnp.stack(expected), rtol=1e-5, atol=1e-6)
+    assert dw.shape == (5, 2)
+    assert_close(
+        jnp.var(jax.vmap(bsde.path)(jax.random.split(jax.random.key(1), 4000))[1]),
+        jnp.asarray(0.7 / 5),
+        rtol=0.05,
+    )
+
+
+def test_deep_bsde_loss_vanishes_at_the_exact_solution():
+    """HJB-LIN: u = sum(x) + T - t, so Y_0 = T and Z = sigma^T grad u = sqrt(2) (1, ..., 1)
+    make Y_N = g(X_N) on every path; a wrong sign or scale in the recursion breaks it."""
+    problem = get_problem("hjb-lin", 4)
+    bsde = pk.DeepBSDE(problem.equation, num_steps=6, batch_size=32)
+    network = bsde.network(jax.random.key(0), width=8, depth=1)
+    last = network.mlp.layers[-1]
+    z = jnp.full((4,), math.sqrt(2.0)) / network.gradient_scale
+    y = jnp.asarray((1.0 - network.value_shift) / network.value_scale, jnp.float32)
+    exact = eqx.tree_at(
+        lambda n: (n.mlp.layers[-1].weight, n.mlp.layers[-1].bias, n.y),
+        network,
+        (jnp.zeros_like(last.weight), z, y),
+    )
+    assert float(exact.value) == pytest.approx(1.0, rel=1e-6)
+    batch = bsde.sample(jax.random.key(2))
+    assert float(bsde(exact, batch, jax.random.key(3))) < 1e-9
+    assert float(bsde(network, batch, jax.random.key(3))) > 1e-3
+
+
+def test_hjb_reference_by_cole_hopf_matches_gauss_hermite():
+    """d = 1: u(0, 0) = -ln E[2 / (1 + 2 T Z^2)], Z ~ N(0, 1), by Gauss-Hermite here."""
+    nodes, weights = np.polynomial.hermite_e.hermegauss(200)
+    mean = np.sum(weights * 2 / (1 + 2 * nodes**2)) / np.sqrt(2 * np.pi)
+    assert get_problem("hjb", 1).reference_value() == pytest.approx(-np.log(mean), rel=1e-6)
+    assert get_problem("hjb", 100).reference_value() == pytest.approx(4.5901, rel=2e-4)
+
+
+def test_general_problems_references_and_baselines():
+    ac = get_problem("allen-cahn-pnas", 100)
+    assert ac.reference_value() == pytest.approx(0.052802, rel=1e-3)  # PNAS, branching
+    bsb = get_problem("black-scholes-barenblatt", 4)
+    assert bsb.reference_value() == pytest.approx(math.exp(0.21) * 2.5, rel=1e-6)
+    # Without f the HJB value is E[g], above -ln E[exp(-g)] (Jensen) and distinct from it.
+    hjb = get_problem("hjb", 10)
+    baseline, reference = hjb.baseline_value(), hjb.reference_value()
+    assert reference is not None
+    assert baseline > reference + 1e-3
+    lin = get_problem("hjb-lin", 10)
+    assert abs(lin.baseline_value(samples=1024)) < 0.2  # E[sum X_T] = 0; the answer is 1
