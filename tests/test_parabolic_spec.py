@@ -209,3 +209,49 @@ def test_general_problems_references_and_baselines():
     assert baseline > reference + 1e-3
     lin = get_problem("hjb-lin", 10)
     assert abs(lin.baseline_value(samples=1024)) < 0.2  # E[sum X_T] = 0; the answer is 1
+
+
+def test_what_a_new_user_ran_into():
+    """Issue 22, item 6: each of these was silent or gave no hint."""
+
+    # SpaceTimePDE refuses a gradient, and now says what to write instead.
+    class WithGradient(pk.AbstractPDE):
+        operators: tuple = (pk.Gradient(),)
+
+        def source(self, x):
+            return jnp.zeros(())
+
+        def residual(self, x, u, derivatives, source):
+            return jnp.sum(derivatives[0])
+
+    rejected(lambda: pk.SpaceTimePDE(WithGradient(), 2), "subclass pinnkit.AbstractParabolicPDE")
+    # A slice loss given a space sampler would overwrite a space coordinate with T.
+    space = pk.UniformSampler(pk.Ball(3))
+    rejected(lambda: pk.TerminalLoss(jnp.sum, space, 1.0), "wrap a space sampler")
+    cylinder = pk.CylinderSampler(space, 0.0, 1.0)
+    assert pk.TerminalLoss(jnp.sum, cylinder, 1.0).sample(jax.random.key(0)).points.shape[1] == 4
+    # The reference of a user's own g is computed from that g, not the built-in one.
+    equation = pk.problems.SemilinearParabolicPDE(
+        "semilinear-heat", 10, 0.3, lambda x: 1 / (1 + jnp.sum(x**2))
+    )
+    mine = ParabolicProblem(
+        "mine", equation, "radial method of lines", radial_initial=lambda s: 1 / (1 + s)
+    )
+    built_in = get_problem("semilinear-heat", 10).reference_value()
+    value = mine.reference_value()
+    assert value is not None and built_in is not None
+    assert abs(value - built_in) > 0.05  # 0.4695 for the built-in g
+    rejected(
+        lambda: ParabolicProblem("mine", equation, "radial method of lines").reference_value(),
+        "no radial_initial",
+    )
+
+
+def test_the_method_of_lines_in_float32_says_float64():
+    discretization = pk.Radial(10, 300.0, 64, scale=5.0)
+    mol = pk.MethodOfLines(discretization, jnp.sin, rtol=1e-10, atol=1e-12, max_steps=200)
+    with pytest.warns(RuntimeWarning, match="float64"):
+        solution = mol.solve(lambda x: 1 / (1 + jnp.sum(x**2)), 0.3)
+    assert solution.result != pk.RESULTS.successful
+    assert "float64" in solution.message and "It stopped at t = " in solution.message
+    assert float(solution.ts[-1]) < 0.3  # the value returned is from where it stopped

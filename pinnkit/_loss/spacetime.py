@@ -36,6 +36,14 @@ class _AbstractSliceLoss(AbstractLoss):
             raise TypeError(
                 f"sampler must be an AbstractSampler, got {type(self.sampler).__name__}"
             )
+        if not self.sampler.time_last:
+            raise ValueError(
+                f"{type(self).__name__} sets the last coordinate of its points to the slice's "
+                f"time, so it needs a sampler of space-time points z = (x, t) with time last "
+                f"(Brownian, CylinderSampler, SDEPaths, or one with time_last = True); got a "
+                f"{type(self.sampler).__name__} of dimension {self.sampler.dim}: wrap a space "
+                "sampler as CylinderSampler(sampler, t0, t1)"
+            )
         if self.sampler.dim < 2:
             raise ValueError(
                 f"the sampler must draw space-time points z = (x, t) of dimension >= 2, "

@@ -48,7 +48,10 @@ class SpaceTimePDE(AbstractPDE):
             else:
                 raise ValueError(
                     f"SpaceTimePDE maps Laplacian and Value to space-time operators; the "
-                    f"forward PDE uses {type(op).__name__}"
+                    f"forward PDE uses {type(op).__name__}. For a drift, a gradient in the "
+                    "nonlinearity or a point-dependent diffusion, subclass "
+                    "pinnkit.AbstractParabolicPDE (mu, sigma, f(t, x, u, sigma^T grad u), g): "
+                    "its space_time_pde() is the residual for any estimator"
                 )
         self.forward = forward
         self.space_dim = space_dim

@@ -1,7 +1,7 @@
 """Samplers: the collocation points of one training step."""
 
 import abc
-from typing import Literal
+from typing import ClassVar, Literal
 
 import equinox as eqx
 
@@ -15,9 +15,15 @@ class AbstractSampler(eqx.Module):
     A sampler is called with a key and a batch size and returns points of shape
     `(batch, dim)`. Samplers are pure functions of the key, so a run is reproducible from
     its seed.
+
+    A sampler of space-time points $z = (x, t)$ sets the class attribute `time_last = True`
+    (as [`pinnkit.Brownian`][], [`pinnkit.CylinderSampler`][] and [`pinnkit.SDEPaths`][]
+    do): the losses on a time slice take only such a sampler, since they overwrite the last
+    coordinate with the slice's time.
     """
 
     dim: eqx.AbstractVar[int]
+    time_last: ClassVar[bool] = False
 
     @abc.abstractmethod
     def __call__(self, key: Key, batch: int) -> Points:

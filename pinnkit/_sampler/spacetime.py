@@ -1,5 +1,7 @@
 r"""Space-time samplers: points $z = (x, t)$ with time **last**, shape `(batch, dim + 1)`."""
 
+from typing import ClassVar
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -41,6 +43,8 @@ class Brownian(AbstractSampler):
     - `variance_rate`: $s^2$ for the paths $x_0 + s W_t$, $x \sim N(x_0, s^2 t I)$
       (default 2, the $\sqrt2 W$ of $u_t + \Delta u + \dots = 0$).
     """
+
+    time_last: ClassVar[bool] = True
 
     space_dim: int = eqx.field(static=True)
     t1: float = eqx.field(static=True)
@@ -113,6 +117,8 @@ class SDEPaths(AbstractSampler):
     - `steps`: Euler–Maruyama steps per point (default 16).
     """
 
+    time_last: ClassVar[bool] = True
+
     equation: AbstractParabolicPDE
     time: float | None = eqx.field(static=True)
     steps: int = eqx.field(static=True)
@@ -169,6 +175,8 @@ class CylinderSampler(AbstractSampler):
       `UniformSampler(Box(...))`.
     - `t0`, `t1`: the time interval.
     """
+
+    time_last: ClassVar[bool] = True
 
     space: AbstractSampler
     t0: float = eqx.field(static=True)

@@ -233,6 +233,8 @@ class MethodOfLines(eqx.Module):
         values = jax.block_until_ready(solution.ys)
         stats = {k: int(v) for k, v in solution.stats.items() if jnp.ndim(v) == 0}
         result, message = _outcome(solution.result, values, stats)
+        if result != RESULTS.successful:
+            message += _stopped_at(solution.ts, t1, values.dtype, self.rtol, self.atol)
         mol_solution = MOLSolution(
             ts=solution.ts,
             values=values,
@@ -274,6 +276,23 @@ def _saveat(
     if ts.ndim != 1 or ts.size == 0 or ts.min() < t0 or ts.max() > t1:
         raise ValueError(f"saveat_ts must be a 1-D array of times in [{t0}, {t1}]")
     return diffrax.SaveAt(ts=jnp.asarray(ts, dtype=dtype))
+
+
+def _stopped_at(ts: Array, t1: float, dtype: Any, rtol: float, atol: float) -> str:
+    """Where a failed solve stopped (a value saved at that time is from there, not from
+    `t1`; later saved times hold `inf`), and, for float32 values with tolerances below its
+    resolution, that float64 is needed."""
+    finite = np.asarray(ts)[np.isfinite(np.asarray(ts))]
+    reached = float(finite.max()) if finite.size else float("nan")
+    text = f". It stopped at t = {reached:.3g} of t1 = {t1:.3g}"
+    eps = float(jnp.finfo(dtype).eps)
+    if eps > 1e-10 and min(rtol, atol) < 10 * eps:
+        text += (
+            f"; the values are {jnp.dtype(dtype).name}, whose resolution ({eps:.1e}) is "
+            f"coarser than rtol={rtol:g}, atol={atol:g}: solve in float64 "
+            "(`with jax.enable_x64(True):`, or `pinnkit solve --x64`) or loosen the tolerances"
+        )
+    return text
 
 
 def _outcome(outcome: diffrax.RESULTS, values: Array, stats: dict[str, int]) -> tuple[RESULTS, str]:
