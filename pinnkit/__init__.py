@@ -65,6 +65,7 @@ if TYPE_CHECKING:
     )
     from ._network.modified import ModifiedMLP as ModifiedMLP
     from ._network.residual import ResidualMLP as ResidualMLP
+    from ._network.scaled import Normalized as Normalized
     from ._network.shared import SharedFirstLayerMLP as SharedFirstLayerMLP
     from ._operator.base import (
         AbstractOperator as AbstractOperator,
@@ -144,6 +145,7 @@ if TYPE_CHECKING:
         BSDENetwork as BSDENetwork,
         BSDEPaths as BSDEPaths,
         DeepBSDE as DeepBSDE,
+        PathScales as PathScales,
     )
     from ._timestepping.discretization import (
         AbstractDiscretization as AbstractDiscretization,

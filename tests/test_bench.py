@@ -105,3 +105,28 @@ def test_bad_arguments():
     with pytest.raises(SystemExit) as info:
         main(["bench", "estimators", "--estimators", "nope"])
     assert info.value.code == 2
+
+
+def test_bench_parabolic_tabulates_every_method_beside_the_paper(tmp_path, capsys):
+    argv = "bench parabolic --problems hjb-lin,hjb --methods deep-bsde,pinn --dim 2 --steps 10"
+    argv += f" --out {tmp_path / 'runs'} --json {tmp_path / 'p.json'}"
+    argv += f" --markdown {tmp_path / 'p.md'} --plot {tmp_path / 'p.png'}"
+    assert main(argv.split()) == 0
+    records = json.loads((tmp_path / "p.json").read_text())
+    assert [(r["problem"], r["method"]) for r in records] == [
+        ("hjb-lin", "deep-bsde"),
+        ("hjb-lin", "pinn"),
+        ("hjb", "deep-bsde"),
+        ("hjb", "pinn"),
+    ]
+    for r in records:
+        assert r["reference"] is not None and r["rel_error"] is not None
+        assert r["baseline_rel_error"] is not None and r["recipe"]["steps"] == 10
+        assert r["paper_rel_error"] is None  # the paper's figures are for d = 100 only
+    table = (tmp_path / "p.md").read_text()
+    assert table.count("| `hjb") == 4 and "PNAS rel. error" in table
+    assert (tmp_path / "p.png").stat().st_size > 1000
+    with pytest.raises(SystemExit) as info:
+        main("bench parabolic --methods galerkin".split())
+    assert info.value.code == 2
+    assert "unknown method 'galerkin'" in capsys.readouterr().err

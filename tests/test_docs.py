@@ -74,7 +74,7 @@ _NOT_A_KIND = {
     "MOLSolution", "NeuralGalerkin", "GalerkinSolution", "FeynmanKacValue", "CollocationBatch",
     "TargetBatch", "WeightedBatch", "GradientBatch", "SliceBatch", "UnitBallDistance",
     "AbstractTaylorMode", "AbstractSolution", "SolveError", "RunConfig", "RunResult",
-    "ParabolicStructure", "BSDEPaths",
+    "ParabolicStructure", "BSDEPaths", "PathScales",
 }  # fmt: skip
 
 

@@ -2,6 +2,7 @@
 autodiff, its refusals, Deep BSDE's paths and recursion against hand-written Euler steps, and
 the general problems' references."""
 
+import json
 import math
 
 import equinox as eqx
@@ -255,3 +256,76 @@ def test_the_method_of_lines_in_float32_says_float64():
     assert solution.result != pk.RESULTS.successful
     assert "float64" in solution.message and "It stopped at t = " in solution.message
     assert float(solution.ts[-1]) < 0.3  # the value returned is from where it stopped
+
+
+def test_normalized_network_reads_and_writes_in_the_problem_scales():
+    inner = pk.MLP(D + 1, width=8, depth=1, key=jax.random.key(0))
+    origin, spread = jnp.array([100.0, 50.0, 1.0]), jnp.array([20.0, 10.0, 0.5])
+    net = pk.Normalized(inner, origin, spread, 2.0, shift=57.0, scale=3.0)
+    z = jnp.array([120.0, 40.0, 1.5, 1.0])
+    expected = 57.0 + 3.0 * inner(jnp.array([1.0, -1.0, 1.0, 0.5]))
+    assert_close(net(z), expected, rtol=1e-6)
+    rejected(lambda: pk.Normalized(inner, origin[:2], spread, 1.0), "must have shape \\(3,\\)")
+    # Default risk: prices near 100, value near 57; the normalised network starts there.
+    problem = get_problem("black-scholes-default-risk", 5)
+    network = problem.network(jax.random.key(0), width=16, depth=2)
+    x0 = problem.equation.origin()
+    start = float(network(jnp.concatenate([x0, jnp.zeros(1)])))
+    assert 30.0 < start < 100.0, start
+    plain = get_problem("semilinear-heat", 5).network(jax.random.key(0), width=16, depth=2)
+    assert isinstance(plain, pk.MLP)  # the semilinear problems keep their plain network
+
+
+def test_deep_bsde_runs_by_script_and_command_line_with_the_same_numbers(tmp_path):
+    from pinnkit.cli import main
+
+    settings = {"steps": 300, "lr": 1e-2, "batch": 16, "width": 8, "depth": 1, "time_steps": 4}
+    api = pk.run(
+        pk.RunConfig(
+            problem="hjb-lin",
+            dim=3,
+            method="deep-bsde",
+            eval_every=150,
+            progress=False,
+            out=tmp_path / "api",
+            **settings,
+        )
+    )
+    argv = "solve hjb-lin --dim 3 --method deep-bsde --steps 300 --lr 1e-2 --batch 16 --width 8"
+    argv += " --depth 1 --time-steps 4 --eval-every 150 --no-progress --out "
+    argv += str(tmp_path / "cli")
+    assert main(argv.split()) == 0
+    cli = json.loads((tmp_path / "cli" / "result.json").read_text())
+    assert cli["value"] == api.metrics["value"] and cli["history"]["loss"] == api.history["loss"]
+    assert cli["reference"] == 1.0 and cli["details"]["time_steps"] == 4
+    # Learning: the loss falls and the value beats the baseline (E[g] = 0, the answer 1).
+    assert api.history["loss"][-1] < 0.5 * api.history["loss"][0]
+    assert api.metrics["rel_error"] < 0.5 * api.metrics["baseline_rel_error"]
+
+
+def test_deep_bsde_options_are_checked_before_any_work():
+    base = {"problem": "hjb", "dim": 2, "method": "deep-bsde"}
+    rejected(lambda: pk.RunConfig(**base, estimator="stde"), "which estimates no operator")
+    rejected(lambda: pk.RunConfig(**base, time_steps=0), "an integer >= 1")
+    rejected(lambda: pk.RunConfig(problem="hjb", time_steps=5), "does not apply to method='pinn'")
+    rejected(lambda: pk.run(pk.RunConfig(problem="hjb", method="mol")), "valid methods")
+    # The estimators that cannot take a dense sigma say so by name.
+    residual = _Dense().space_time_pde()
+    rejected(
+        lambda: pk.SDGD(num_samples=2)(_u, _Z, residual.operators, jax.random.key(0)),
+        "SDGD cannot evaluate",
+    )
+
+
+def test_deep_bsde_starts_one_picard_step_from_the_mean_terminal_value():
+    """Allen-Cahn: Y_0 starts at E[g(X_T)] + T f(E g), much nearer u(0, 0) than E[g]."""
+    problem = get_problem("allen-cahn-pnas", 20)
+    bsde = pk.DeepBSDE(problem.equation, num_steps=10)
+    scales = bsde.scales(jax.random.key(0), pilot=512)
+    x, _ = jax.vmap(bsde.path)(jax.random.split(jax.random.key(0), 512))
+    mean_g = float(jnp.mean(jax.vmap(problem.equation.terminal)(x[:, -1])))
+    expected = mean_g + 0.3 * (mean_g - mean_g**3)
+    assert scales.value_shift == pytest.approx(expected, rel=1e-5)
+    reference = problem.reference_value()
+    assert reference is not None
+    assert abs(scales.value_shift - reference) < 0.5 * abs(mean_g - reference)

@@ -41,7 +41,7 @@ TERMINALS = ("soft", "hard")
 SHARINGS = ("batch", "point")
 
 # Which methods take an option; an option outside its methods must keep its default.
-PINN_OPTIONS = ("terminal", "average", "unbiased", "sharing", "readout_samples")
+PINN_OPTIONS = ("terminal", "unbiased", "sharing", "readout_samples")
 """Options that only the parabolic space-time PINN (`method="pinn"`) takes."""
 BSDE_OPTIONS = ("time_steps",)
 """Options that only Deep BSDE (`method="deep-bsde"`) takes."""
@@ -111,7 +111,7 @@ class RunConfig:
       `"auto"` for JAX's cluster detection; `None` (default) for one process. Every process
       runs the same configuration; only process 0 writes files (see the scaling page).
     - `terminal`, `average`, `unbiased`, `sharing`, `readout_samples`: options of the
-      parabolic space-time PINN.
+      parabolic space-time PINN (`average` also of Deep BSDE).
     - `time_steps`: the time steps $N$ of Deep BSDE (`None`: 20).
     - `out`: the output folder for results and checkpoints (`None`: `runs/NAME`, a name made
       of the problem, dimension, estimator or method, and seed).
@@ -201,8 +201,8 @@ class RunConfig:
     )
     average: float | None = _option(
         None,
-        "parabolic --method pinn: average the parameters over this final fraction of the "
-        "steps (default 0: the last iterate)",
+        "parabolic --method pinn or deep-bsde: average the parameters over this final "
+        "fraction of the steps (default 0: the last iterate)",
     )
     unbiased: bool = _option(
         False,
@@ -325,6 +325,8 @@ def _check_values(config: RunConfig) -> None:
         raise _invalid("time_steps", config.time_steps, "an integer >= 1")
     if config.method != "pinn":
         _refuse_changed(config, PINN_OPTIONS, f"method={config.method!r}")
+    if config.method not in ("pinn", "deep-bsde"):
+        _refuse_changed(config, ("average",), f"method={config.method!r}")
     if config.method in ("mol", "galerkin"):
         _refuse_changed(config, OPTIMIZER_OPTIONS, f"method={config.method!r}")
     if config.method != "deep-bsde":
@@ -380,7 +382,9 @@ def refuse_elliptic_options(config: RunConfig, problem: str) -> None:
 
 def refuse_parabolic_options(config: RunConfig, problem: str) -> None:
     """Raise when an option of the parabolic PINN only is set for the elliptic `problem`."""
-    _refuse_changed(config, PINN_OPTIONS, f"the elliptic problem {problem!r}")
+    _refuse_changed(
+        config, (*PINN_OPTIONS, "average", *BSDE_OPTIONS), f"the elliptic problem {problem!r}"
+    )
 
 
 def with_defaults(config: RunConfig, estimator: str, dim: int) -> RunConfig:

@@ -327,7 +327,12 @@ def _deep_bsde(problem: ParabolicProblem, config: RunConfig, reference: float | 
     )
     network_key, train_key = jax.random.split(jax.random.key(config.seed))
     network = bsde.network(network_key, width=config.width, depth=config.depth)
-    optimizer = make_optimizer(config.optimizer, config.lr, config.steps, config.schedule)
+    averaged = int(round((config.average or 0.0) * config.steps))
+    optimizer = tail_average(
+        make_optimizer(config.optimizer, config.lr, config.steps, config.schedule),
+        config.steps,
+        averaged,
+    )
     solver = PINNSolver(
         bsde, optimizer=optimizer, learning_rate=config.lr, eval_every=config.eval_every
     )
@@ -358,6 +363,7 @@ def _deep_bsde(problem: ParabolicProblem, config: RunConfig, reference: float | 
         note="Deep BSDE learns u(0, x0) only",
         details={
             "time_steps": bsde.num_steps,
+            "averaged_steps": averaged,
             "lr": config.lr,
             "initial_value": float(network.value),
             "final_loss": float(solution.history["loss"][-1]) if solution.steps else None,

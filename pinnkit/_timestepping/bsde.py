@@ -18,6 +18,7 @@ one. The cost per step is linear in $d$.
 """
 
 import math
+from typing import NamedTuple
 
 import diffrax
 import equinox as eqx
@@ -44,6 +45,18 @@ class BSDEPaths(eqx.Module):
 
     x: Float[Array, "batch steps1 dim"]
     dw: Float[Array, "batch steps k"]
+
+
+class PathScales(NamedTuple):
+    """A parabolic problem's scales, from [`DeepBSDE.scales`][pinnkit.DeepBSDE.scales].
+
+    **Fields:** `origin` ($x_0$), `spread` ($s_x$, per coordinate), `value_shift` ($m_g$),
+    `value_scale` ($s_g$)."""
+
+    origin: Float[Array, " dim"]
+    spread: Float[Array, " dim"]
+    value_shift: float
+    value_scale: float
 
 
 class BSDENetwork(AbstractNetwork):
@@ -163,6 +176,37 @@ class DeepBSDE(AbstractLoss):
         assert solution.ys is not None
         return solution.ys, dw
 
+    def scales(self, key: Key, pilot: int = 1024) -> "PathScales":
+        r"""The problem's scales from `pilot` paths (a [`pinnkit.PathScales`][]): $x_0$, the
+        spread $s_x$ of $X_T - x_0$ per coordinate, the spread $s_g$ of $g(X_T)$, and
+        $m_g$, the mean of $g(X_T) + \sum_n f(t_n, X_n, E\,g, 0)\,\Delta t$ (one Picard step
+        from $u \equiv E\,g(X_T)$)."""
+        x, _ = jax.vmap(self.path)(jax.random.split(key, pilot))
+        x_end = x[:, -1]
+        g = jax.vmap(self.equation.terminal)(x_end)
+        value_shift = float(jnp.mean(g + self._picard_start(x, g)))
+        value_scale = float(jnp.std(g)) or max(abs(value_shift), 1.0)
+        x0 = jnp.asarray(self.equation.origin(), x_end.dtype)
+        spread = jnp.sqrt(jnp.mean((x_end - x0) ** 2, axis=0))
+        return PathScales(x0, jnp.where(spread > 0, spread, 1.0), value_shift, value_scale)
+
+    def _picard_start(
+        self, x: Float[Array, "pilot steps1 dim"], g: Float[Array, " pilot"]
+    ) -> Float[Array, " pilot"]:
+        r"""$\sum_n f(t_n, X_n, \bar g, 0)\,\Delta t$ along each pilot path."""
+        equation, times = self.equation, self.times
+        mean = jnp.mean(g)
+        k = equation.structure().noise_dim
+        zero = jnp.zeros((k,), x.dtype)
+
+        def along(path: Float[Array, "steps1 dim"]) -> Scalar:
+            f = jax.vmap(lambda t, x_n: equation.nonlinearity(t, x_n, mean, zero))(
+                times[:-1], path[:-1]
+            )
+            return jnp.sum(f * jnp.diff(times))
+
+        return jax.vmap(along)(x)
+
     def sample(self, key: Key) -> BSDEPaths:
         x, dw = jax.vmap(self.path)(jax.random.split(key, self.batch_size))
         return BSDEPaths(x, dw)
@@ -201,19 +245,15 @@ class DeepBSDE(AbstractLoss):
         pilot: int = 1024,
     ) -> BSDENetwork:
         r"""A [`pinnkit.BSDENetwork`][] scaled to the problem from `pilot` paths (drawn
-        from `fold_in(key, 1)`): $Y_0$ starts at the mean of $g(X_T)$, and the network
+        from `fold_in(key, 1)`): $Y_0$ starts at one Picard step from $u \equiv E\,g(X_T)$,
+        the mean of $g(X_T) + \sum_n f(t_n, X_n, E\,g, 0)\,\Delta t$, and the network
         $\mathcal{Z}_\theta$ is an MLP of `depth` hidden layers of `width` neurons (default
         $d + 10$, the paper's) from $(x, t)$ to $\mathbb{R}^k$."""
         equation = self.equation
         d, k = equation.dim, equation.structure().noise_dim
-        x, _ = jax.vmap(self.path)(jax.random.split(jax.random.fold_in(key, 1), pilot))
-        x_end = x[:, -1]
-        g = jax.vmap(equation.terminal)(x_end)
-        value_shift = float(jnp.mean(g))
-        value_scale = float(jnp.std(g)) or max(abs(value_shift), 1.0)
-        x0 = jnp.asarray(equation.origin(), x_end.dtype)
-        spread = jnp.sqrt(jnp.mean((x_end - x0) ** 2, axis=0))
-        spread = jnp.where(spread > 0, spread, 1.0)
+        scales = self.scales(jax.random.fold_in(key, 1), pilot)
+        value_shift, value_scale = scales.value_shift, scales.value_scale
+        x0, spread = scales.origin, scales.spread
         mlp = eqx.nn.MLP(
             d + 1,
             k,

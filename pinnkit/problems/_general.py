@@ -184,6 +184,7 @@ def general_problem(name: str, dim: int, key: Any = None) -> ParabolicProblem:
             "Cole–Hopf transform, quadrature",
             hjb_reference(dim),
             radial_initial=_hjb_of_s,
+            normalised=True,
         )
     if name == "allen-cahn-pnas":
         return ParabolicProblem(
@@ -191,6 +192,7 @@ def general_problem(name: str, dim: int, key: Any = None) -> ParabolicProblem:
             AllenCahnPNAS(dim),
             "radial method of lines",
             radial_initial=_pnas_allen_cahn_of_s,
+            normalised=True,
         )
     if name == "black-scholes-barenblatt":
         bsb = BlackScholesBarenblatt(dim)
@@ -200,6 +202,7 @@ def general_problem(name: str, dim: int, key: Any = None) -> ParabolicProblem:
             "closed form",
             float(bsb.solution(0.0, bsb.origin())),
             solution=lambda x, tau: bsb.solution(bsb.T - tau, x),
+            normalised=True,
         )
     if name == "hjb-lin":
         lin = HJBLin(dim)
@@ -209,6 +212,7 @@ def general_problem(name: str, dim: int, key: Any = None) -> ParabolicProblem:
             "closed form",
             float(lin.T),
             solution=lambda x, tau: lin.solution(lin.T - tau, x),
+            normalised=True,
         )
     if name == "black-scholes-default-risk":
         known = PAPER_VALUES[name] if dim == 100 else None
@@ -217,6 +221,7 @@ def general_problem(name: str, dim: int, key: Any = None) -> ParabolicProblem:
             DefaultRisk(dim),
             "multilevel Picard (PNAS 2018)" if known is not None else "",
             known,
+            normalised=True,
         )
     raise ValueError(f"unknown general parabolic problem {name!r}")
 

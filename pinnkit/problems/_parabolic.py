@@ -101,6 +101,9 @@ class ParabolicProblem(AbstractProblem):
       `None`.
     - `radial_initial`: $g$ as a function of $s = |x|^2$ when $g$ and $f$ depend on $x$ only
       through $s$ (then the radial method of lines applies), else `None`.
+    - `normalised`: the PINN's network reads and writes in the problem's scales
+      ([`pinnkit.Normalized`][], with the [`pinnkit.PathScales`][] of its paths); `False`
+      (default) for a plain MLP of $z$.
     """
 
     name: str = eqx.field(static=True)
@@ -109,6 +112,7 @@ class ParabolicProblem(AbstractProblem):
     known_reference: float | None = eqx.field(default=None, static=True)
     solution: Callable[..., Float[Array, ""]] | None = None
     radial_initial: Callable[[Array], Array] | None = None
+    normalised: bool = eqx.field(default=False, static=True)
 
     def __init__(
         self,
@@ -118,6 +122,7 @@ class ParabolicProblem(AbstractProblem):
         known_reference: float | None = None,
         solution: Callable[..., Float[Array, ""]] | None = None,
         radial_initial: Callable[[Array], Array] | None = None,
+        normalised: bool = False,
     ):
         if not isinstance(equation, AbstractParabolicPDE):
             raise TypeError(
@@ -129,6 +134,7 @@ class ParabolicProblem(AbstractProblem):
         self.known_reference = known_reference
         self.solution = solution
         self.radial_initial = radial_initial
+        self.normalised = normalised
 
     @property
     def dim(self) -> int:
@@ -287,13 +293,26 @@ class ParabolicProblem(AbstractProblem):
           parameters, so the MLP only learns the correction. Pair it with
           `loss(..., terminal="hard")`.
 
-        **Returns:** the [`pinnkit.MLP`][], or the [`pinnkit.HardInitial`][] around it.
+        **Returns:** the [`pinnkit.MLP`][] (inside a [`pinnkit.Normalized`][] for a
+        `normalised` problem), or the [`pinnkit.HardInitial`][] around it.
         """
         _check_terminal(terminal)
         mlp = MLP(self.dim + 1, width, depth, activation, key=key)
+        inner: AbstractNetwork = mlp
+        if self.normalised:
+            from .._network.scaled import Normalized
+            from .._timestepping.bsde import DeepBSDE
+
+            scales = DeepBSDE(self.equation).scales(jax.random.fold_in(key, 1))
+            shift, scale = (
+                (scales.value_shift, scales.value_scale)
+                if terminal == "soft"
+                else (0.0, scales.value_scale / self.T)
+            )
+            inner = Normalized(mlp, scales.origin, scales.spread, self.T, shift, scale)
         if terminal == "soft":
-            return mlp
-        return HardInitial(mlp, self.terminal, initial_time=self.T)
+            return inner
+        return HardInitial(inner, self.terminal, initial_time=self.T)
 
     def loss(
         self,
