@@ -52,9 +52,15 @@ from pinnkit._solver.optimizers import tail_average as tail_average
 # The sharded training step, run on a forced multi-device CPU mesh.
 from pinnkit._solver.pinn import _make_run as make_run, _split_batch as split_batch
 
-# Taylor mode: the jet primitives and the Faà di Bruno bookkeeping.
+# Taylor mode: the jet primitives and the Faà di Bruno bookkeeping (the coefficient checked
+# against set partitions counted by brute force, the jet sum against nested jvp).
 from pinnkit._taylor import base as taylor
-from pinnkit._taylor.partitions import count_vectors as count_vectors, slot_pattern as slot_pattern
+from pinnkit._taylor.partitions import (
+    count_vectors as count_vectors,
+    faa_di_bruno_coefficient as faa_di_bruno_coefficient,
+    slot_pattern as slot_pattern,
+)
+from pinnkit._taylor.products import sum_jets as sum_jets
 
 # The command line's parser and its mapping onto RunConfig.
 from pinnkit.cli import _build_parser as build_parser, config_from_args as config_from_args
@@ -80,6 +86,7 @@ __all__ = [
     "build_parser",
     "config_from_args",
     "count_vectors",
+    "faa_di_bruno_coefficient",
     "finished",
     "linear_terms",
     "make_run",
@@ -99,6 +106,7 @@ __all__ = [
     "sphere_directions",
     "sphere_from_unit",
     "split_batch",
+    "sum_jets",
     "tail_average",
     "taylor",
     "three_body",
