@@ -16,9 +16,10 @@ Run it:
     python examples/custom_parabolic.py            # d = 10
     python examples/custom_parabolic.py --quick    # tiny sizes: a smoke test
 
-Measured on a shared 2-core CPU (float32, seed 0), d = 10: Deep BSDE (3,000 steps) reaches a
-relative error of 3.6e-4 and the PINN (3,000 steps, exact estimator) 1.6e-2, against 9.5e-2
-for the baseline.
+Measured on a shared 2-core CPU (float32, seed 0, 2026-12-05), d = 10: Deep BSDE (3,000
+steps, 100 time steps) reaches a relative error of 2.8e-3 in 23 s (with 20 time steps, 1.3e-2:
+the Euler bias of the scheme), the PINN (3,000 steps, exact estimator, terminal data imposed
+exactly) 3.6e-4 in 44 s, against 1.0e-1 for the baseline.
 """
 
 import argparse
@@ -88,10 +89,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
     args = parser.parse_args()
-    dim, steps = (4, 300) if args.quick else (10, 3000)
+    dim, steps, time_steps = (4, 300, 20) if args.quick else (10, 3000, 100)
     out = tempfile.mkdtemp()
     for method, extra in [
-        ("deep-bsde", {"lr": 5e-3, "batch": 64, "width": dim + 10, "depth": 2}),
+        (
+            "deep-bsde",
+            {"lr": 5e-3, "batch": 64, "width": dim + 10, "depth": 2, "time_steps": time_steps},
+        ),
         ("pinn", {"estimator": "exact", "readout_samples": 0, "terminal": "hard"}),
     ]:
         config = pk.RunConfig(
