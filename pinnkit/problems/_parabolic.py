@@ -183,8 +183,8 @@ class ParabolicProblem(AbstractProblem):
         ($f = 0$), $E[g(X_T)]$. A solve that only reaches this value has learnt nothing
         of $f$. By quadrature in float64 for a radial problem with $\sigma = \sqrt2 I$,
         $x_0 = 0$ (then $|X_T|^2 = 2TS$, $S \sim \chi^2_d$); otherwise the mean over
-        `samples` Euler paths of 100 steps (about $10^{-2}/\sqrt{\text{samples}}$ relative
-        noise for these problems)."""
+        `samples` Euler paths of 100 steps (one step, which is exact, for a constant scalar
+        $\sigma$ without drift)."""
         from .._timestepping.bsde import DeepBSDE
 
         equation = self.equation
@@ -203,7 +203,10 @@ class ParabolicProblem(AbstractProblem):
                 return chi2_mean(
                     lambda s: float(g_of_s(jnp.asarray(sigma2 * self.T * s))), self.dim
                 )
-        paths = DeepBSDE(equation, num_steps=100, batch_size=256)
+        exact_in_one_step = (
+            structure.noise == "scalar" and structure.constant_diffusion and not structure.has_drift
+        )
+        paths = DeepBSDE(equation, num_steps=1 if exact_in_one_step else 100, batch_size=256)
         key = jax.random.key(0) if key is None else key
         terminal = eqx.filter_jit(
             lambda k: jnp.mean(jax.vmap(equation.terminal)(paths.sample(k).x[:, -1]))
