@@ -163,18 +163,12 @@ def _pinn_errors(
     return {"metrics": metrics, "feynman_kac": fk}
 
 
-def _pinn(problem: ParabolicProblem, config: RunConfig, reference: float | None) -> _Solved:
-    terminal = config.terminal or "soft"
-    average = 0.0 if config.average is None else config.average
-    estimator = make_estimator(estimator_name(config), config.samples)
-    check_samples(config, getattr(estimator, "num_samples", None), problem.dim)
-    loss = pinn_loss(problem, config, estimator)
-    key = jax.random.key(config.seed)
-    network_key, train_key = jax.random.split(key)
-    network = problem.network(
-        network_key, width=config.width, depth=config.depth, terminal=terminal
-    )
-    averaged = int(round(average * config.steps))
+def _train(loss, network, key, problem: ParabolicProblem, config: RunConfig, reference):
+    """Train `network` on `loss` as every trained parabolic method does: the configured
+    optimizer, its parameters averaged over the final `average` fraction of the steps, the
+    error of $u(0, x_0)$ tracked; returns the averaged step count, the solution and its
+    history with that error named `rel_error`."""
+    averaged = int(round((config.average or 0.0) * config.steps))
     optimizer = tail_average(
         make_optimizer(config.optimizer, config.lr, config.steps, config.schedule),
         config.steps,
@@ -186,11 +180,28 @@ def _pinn(problem: ParabolicProblem, config: RunConfig, reference: float | None)
     solution = solver.solve(
         network,
         config.steps,
-        train_key,
+        key,
         test_set=_tracker(problem, reference),
         progress=config.progress,
         callback=_pinn_log(config),
     )
+    history = {k: np.asarray(v).tolist() for k, v in solution.history.items()}
+    history["rel_error"] = history.pop("rel_l2", [])
+    history.pop("rel_l1", None)
+    return averaged, solution, history
+
+
+def _pinn(problem: ParabolicProblem, config: RunConfig, reference: float | None) -> _Solved:
+    terminal = config.terminal or "soft"
+    estimator = make_estimator(estimator_name(config), config.samples)
+    check_samples(config, getattr(estimator, "num_samples", None), problem.dim)
+    loss = pinn_loss(problem, config, estimator)
+    key = jax.random.key(config.seed)
+    network_key, train_key = jax.random.split(key)
+    network = problem.network(
+        network_key, width=config.width, depth=config.depth, terminal=terminal
+    )
+    averaged, solution, history = _train(loss, network, train_key, problem, config, reference)
     times = np.linspace(0.0, problem.T, CURVE_POINTS)
 
     @eqx.filter_jit
@@ -201,9 +212,6 @@ def _pinn(problem: ParabolicProblem, config: RunConfig, reference: float | None)
         return jax.vmap(net)(z)
 
     values = np.asarray(curve(solution.network, jnp.asarray(times, jnp.zeros(()).dtype)))
-    history = {k: np.asarray(v).tolist() for k, v in solution.history.items()}
-    history["rel_error"] = history.pop("rel_l2", [])
-    history.pop("rel_l1", None)
     errors = _pinn_errors(problem, solution.network, config, key, reference)
     return _Solved(
         value=float(values[0]),
@@ -327,26 +335,7 @@ def _deep_bsde(problem: ParabolicProblem, config: RunConfig, reference: float | 
     )
     network_key, train_key = jax.random.split(jax.random.key(config.seed))
     network = bsde.network(network_key, width=config.width, depth=config.depth)
-    averaged = int(round((config.average or 0.0) * config.steps))
-    optimizer = tail_average(
-        make_optimizer(config.optimizer, config.lr, config.steps, config.schedule),
-        config.steps,
-        averaged,
-    )
-    solver = PINNSolver(
-        bsde, optimizer=optimizer, learning_rate=config.lr, eval_every=config.eval_every
-    )
-    solution = solver.solve(
-        network,
-        config.steps,
-        train_key,
-        test_set=_tracker(problem, reference),
-        progress=config.progress,
-        callback=_pinn_log(config),
-    )
-    history = {k: np.asarray(v).tolist() for k, v in solution.history.items()}
-    history["rel_error"] = history.pop("rel_l2", [])
-    history.pop("rel_l1", None)
+    averaged, solution, history = _train(bsde, network, train_key, problem, config, reference)
     trained = solution.network
     assert isinstance(trained, BSDENetwork)
     value = float(trained.value)
