@@ -162,6 +162,7 @@ if TYPE_CHECKING:
         MethodOfLines as MethodOfLines,
         MOLSolution as MOLSolution,
     )
+    from ._timestepping.readout import feynman_kac_path_value as feynman_kac_path_value
     from .problems import radial_reference as radial_reference
 
 __getattr__, __dir__ = attach(__name__, __file__)

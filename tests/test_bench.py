@@ -124,7 +124,10 @@ def test_bench_parabolic_tabulates_every_method_beside_the_paper(tmp_path, capsy
         assert r["baseline_rel_error"] is not None and r["recipe"]["steps"] == 10
         assert r["paper_rel_error"] is None  # the paper's figures are for d = 100 only
     table = (tmp_path / "p.md").read_text()
-    assert table.count("| `hjb") == 4 and "PNAS rel. error" in table
+    # A row per run, and one for each PINN's Feynman-Kac read-out (along paths: both have
+    # an f of the gradient).
+    assert table.count("| `hjb") == 6 and "PNAS rel. error" in table
+    assert table.count("pinn + Feynman–Kac read-out") == 2
     assert (tmp_path / "p.png").stat().st_size > 1000
     with pytest.raises(SystemExit) as info:
         main("bench parabolic --methods galerkin".split())

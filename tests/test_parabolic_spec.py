@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import assert_close, rejected
+from helpers import assert_close, no_typecheck, rejected
 
 import pinnkit as pk
 from pinnkit.problems import ParabolicProblem, get_problem as _get
@@ -308,7 +308,8 @@ def test_deep_bsde_options_are_checked_before_any_work():
     base = {"problem": "hjb", "dim": 2, "method": "deep-bsde"}
     rejected(lambda: pk.RunConfig(**base, estimator="stde"), "which estimates no operator")
     rejected(lambda: pk.RunConfig(**base, time_steps=0), "an integer >= 1")
-    rejected(lambda: pk.RunConfig(problem="hjb", time_steps=5), "does not apply to method='pinn'")
+    rejected(lambda: pk.RunConfig(problem="hjb", time_steps=5, method="mol"), "method='mol'")
+    rejected(lambda: pk.RunConfig(problem="hjb", samples=4, method="deep-bsde"), "no operator")
     rejected(lambda: pk.run(pk.RunConfig(problem="hjb", method="mol")), "valid methods")
     # The estimators that cannot take a dense sigma say so by name.
     residual = _Dense().space_time_pde()
@@ -330,3 +331,97 @@ def test_deep_bsde_starts_one_picard_step_from_the_mean_terminal_value():
     reference = problem.reference_value()
     assert reference is not None
     assert abs(scales.value_shift - reference) < 0.5 * abs(mean_g - reference)
+
+
+# ---------------------------------------------------------------------------------------------
+# The Feynman–Kac read-out along paths (pinnkit.feynman_kac_path_value).
+
+
+class _Free(_Dense):
+    """The dense spec without its nonlinearity: its residual at _u is what f must cancel."""
+
+    def nonlinearity(self, t, x, u, z):
+        return jnp.zeros_like(u)
+
+
+_LAMBDA, _C = -0.8, jnp.array([0.4, -0.3])
+
+
+class _Manufactured(_Dense):
+    r"""Drift, dense state-dependent sigma, an f of u and z, and _u as its exact solution:
+    f = -(u*_t + mu.grad u* + tr(a D^2 u*)/2) + lambda (u - u*) + c.(z - sigma^T grad u*)."""
+
+    def nonlinearity(self, t, x, u, z):
+        point = jnp.concatenate([x, jnp.asarray(t)[None]])
+        exact_z = self.sigma_transpose(t, x, jax.grad(_u)(point)[:D])
+        return (
+            -_Free().exact_residual(_u, point)
+            + _LAMBDA * (u - _u(point))
+            + jnp.dot(_C, z - exact_z)
+        )
+
+    def terminal(self, x):
+        return _u(jnp.concatenate([x, jnp.array([self.T])]))
+
+
+def test_manufactured_solution_solves_its_spec():
+    pde = _Manufactured()
+    assert pde.structure().gradient_in_nonlinearity
+    assert abs(float(pde.exact_residual(_u, _Z))) < 1e-5
+
+
+def test_path_readout_recovers_a_manufactured_solution():
+    """With the exact solution as the network the read-out is u*(0, x0) up to the Euler bias,
+    which halves with the step; a network off by a constant e moves it by exactly lambda T e
+    on the same paths (the network enters f only: damped by T |f_u|, not passed on)."""
+    pde = _Manufactured()
+    exact = float(_u(jnp.concatenate([pde.origin(), jnp.zeros(1)])))
+    key = jax.random.key(3)
+    errors = {}
+    for steps in (25, 100):
+        estimate = pk.feynman_kac_path_value(pde, _u, key, samples=2**13, steps=steps)
+        errors[steps] = estimate.value - exact
+        assert abs(errors[steps]) < 5 * estimate.stderr + 2.0 / steps
+    assert abs(errors[100]) < 0.02
+    base = pk.feynman_kac_path_value(pde, _u, key, samples=2**10, steps=50)
+    shifted = pk.feynman_kac_path_value(pde, lambda z: _u(z) + 0.1, key, samples=2**10, steps=50)
+    assert shifted.value - base.value == pytest.approx(_LAMBDA * pde.T * 0.1, rel=1e-3)
+
+
+def test_path_readout_control_variate_cancels_the_noise():
+    """HJB-LIN's exact solution makes every path's estimate the same number, u(0, x0): the
+    sum of sigma^T grad u . dW cancels g's fluctuation exactly. Without it the standard error
+    would be sqrt(2 d T / N) = 1.4e-2 here."""
+    problem = get_problem("hjb-lin", 10)
+    estimate = pk.feynman_kac_path_value(
+        problem.equation,
+        lambda z: problem.backward_solution(z[:-1], z[-1]),
+        jax.random.key(0),
+        samples=2**10,
+        steps=20,
+    )
+    assert estimate.value == pytest.approx(problem.reference_value(), abs=1e-5)
+    assert estimate.stderr < 1e-6
+
+
+def test_problems_choose_their_readout():
+    """Semilinear problems with sigma = sqrt(2) I keep the read-out exact in time; the others
+    read along paths, and the Black-Scholes-Barenblatt closed form is read within 3e-4."""
+    assert get_problem("semilinear-heat", 4).feynman_kac_applies
+    problem = get_problem("black-scholes-barenblatt", 10)
+    assert not problem.feynman_kac_applies
+    estimate = problem.feynman_kac_value(
+        lambda z: problem.backward_solution(z[:-1], z[-1]), jax.random.key(1), samples=2**11
+    )
+    reference = problem.reference_value()
+    assert abs(estimate.value - reference) < 5 * estimate.stderr + 3e-4 * reference
+
+
+def test_path_readout_refuses_bad_input():
+    problem = get_problem("hjb-lin", 3)
+    key = jax.random.key(0)
+    with no_typecheck(), pytest.raises(TypeError, match="AbstractParabolicPDE"):
+        pk.feynman_kac_path_value(problem, lambda z: z[0], key)  # type: ignore[arg-type]
+    rejected(lambda: pk.feynman_kac_path_value(problem.equation, _u, key, steps=0), "steps")
+    network = pk.MLP(in_size=5, width=4, depth=1, key=key)
+    rejected(lambda: pk.feynman_kac_path_value(problem.equation, network, key), "size 5")

@@ -43,8 +43,8 @@ SHARINGS = ("batch", "point")
 # Which methods take an option; an option outside its methods must keep its default.
 PINN_OPTIONS = ("terminal", "unbiased", "sharing", "readout_samples")
 """Options that only the parabolic space-time PINN (`method="pinn"`) takes."""
-BSDE_OPTIONS = ("time_steps",)
-"""Options that only Deep BSDE (`method="deep-bsde"`) takes."""
+STEPPING_OPTIONS = ("time_steps",)
+"""Options that only Deep BSDE and the parabolic PINN's read-out along paths take."""
 ELLIPTIC_OPTIONS = (
     "lbfgs_steps",
     "lbfgs_batch",
@@ -112,7 +112,8 @@ class RunConfig:
       runs the same configuration; only process 0 writes files (see the scaling page).
     - `terminal`, `average`, `unbiased`, `sharing`, `readout_samples`: options of the
       parabolic space-time PINN (`average` also of Deep BSDE).
-    - `time_steps`: the time steps $N$ of Deep BSDE (`None`: 20).
+    - `time_steps`: the Euler time steps $N$ of Deep BSDE (`None`: 20), and of the
+      parabolic PINN's Feynman–Kac read-out along paths (`None`: 100).
     - `out`: the output folder for results and checkpoints (`None`: `runs/NAME`, a name made
       of the problem, dimension, estimator or method, and seed).
     - `progress`: show a progress bar (otherwise a line per evaluation).
@@ -217,11 +218,14 @@ class RunConfig:
     )
     readout_samples: int | None = _option(
         None,
-        "parabolic --method pinn: Monte Carlo samples of the Feynman-Kac read-out of u(0,0) "
-        "from the trained network (default 1048576; 0: none)",
+        "parabolic --method pinn: Monte Carlo samples of the Feynman-Kac read-out of u(0,x0) "
+        "from the trained network (default 1048576, or 16384 paths when it reads along "
+        "Euler paths; 0: none)",
     )
     time_steps: int | None = _option(
-        None, "parabolic --method deep-bsde: time steps of the Euler scheme (default 20)"
+        None,
+        "parabolic: Euler time steps of --method deep-bsde (default 20) and of the pinn's "
+        "read-out along paths (default 100)",
     )
     out: Path | str | None = _option(None, "output folder (default: runs/NAME)")
     progress: bool = _option(True, "show a progress bar (else a line per evaluation)")
@@ -329,9 +333,9 @@ def _check_values(config: RunConfig) -> None:
         _refuse_changed(config, ("average",), f"method={config.method!r}")
     if config.method in ("mol", "galerkin"):
         _refuse_changed(config, OPTIMIZER_OPTIONS, f"method={config.method!r}")
-    if config.method != "deep-bsde":
-        _refuse_changed(config, BSDE_OPTIONS, f"method={config.method!r}")
-    else:
+    if config.method not in ("pinn", "deep-bsde"):
+        _refuse_changed(config, STEPPING_OPTIONS, f"method={config.method!r}")
+    if config.method == "deep-bsde":
         _refuse_changed(
             config, ("estimator", "samples"), "method='deep-bsde', which estimates no operator"
         )
@@ -383,7 +387,7 @@ def refuse_elliptic_options(config: RunConfig, problem: str) -> None:
 def refuse_parabolic_options(config: RunConfig, problem: str) -> None:
     """Raise when an option of the parabolic PINN only is set for the elliptic `problem`."""
     _refuse_changed(
-        config, (*PINN_OPTIONS, "average", *BSDE_OPTIONS), f"the elliptic problem {problem!r}"
+        config, (*PINN_OPTIONS, "average", *STEPPING_OPTIONS), f"the elliptic problem {problem!r}"
     )
 
 

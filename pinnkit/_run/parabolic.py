@@ -30,13 +30,16 @@ from .._timestepping.bsde import BSDENetwork, DeepBSDE
 from .._timestepping.discretization import Radial
 from .._timestepping.galerkin import NeuralGalerkin
 from .._timestepping.mol import MethodOfLines
+from .._timestepping.readout import PATH_READOUT_SAMPLES, PATH_READOUT_STEPS
 from ..problems import MONTE_CARLO_REFERENCES, ParabolicProblem, get_problem
 from .config import RunConfig, check_samples, estimator_name, refuse_elliptic_options
 from .result import RunResult, peak_rss_mb
 
 
 READOUT_SAMPLES = 2**20
-"""Default Monte Carlo samples of the PINN's Feynman–Kac read-out (`readout_samples`)."""
+"""Default Monte Carlo samples of the PINN's Feynman–Kac read-out exact in time
+(`readout_samples`); the read-out along paths takes `PATH_READOUT_SAMPLES` paths of
+`PATH_READOUT_STEPS` Euler steps (`time_steps`)."""
 
 CURVE_POINTS = 31
 """Points of the curve $u(t, 0)$, $t \\in [0, T]$."""
@@ -138,24 +141,33 @@ def pinn_loss(problem: ParabolicProblem, config: RunConfig, estimator):
 def _pinn_errors(
     problem: ParabolicProblem, network, config: RunConfig, key, reference: float | None
 ) -> dict:
-    """Relative errors over Brownian points (closed forms only) and the Feynman–Kac value."""
+    """Relative errors at points along the problem's paths (closed forms only) and the
+    Feynman–Kac value."""
     metrics: dict[str, float | None] = {}
     if problem.solution is not None:
         test_set = TestSet(
-            Brownian(problem.dim, problem.T),
+            problem.path_sampler(),  # where the problem's paths go, as the training points
             lambda z: problem.backward_solution(z[:-1], z[-1]),
             jax.random.key(config.seed + 1),
             size=config.test_size,
         )
         metrics = {k: float(v) for k, v in test_set.errors(network).items()}
-    readout = READOUT_SAMPLES if config.readout_samples is None else config.readout_samples
+    exact_in_time = problem.feynman_kac_applies
+    if config.readout_samples is not None:
+        readout = config.readout_samples
+    else:
+        readout = READOUT_SAMPLES if exact_in_time else PATH_READOUT_SAMPLES
     fk = None
-    if readout and problem.feynman_kac_applies:  # pinnkit.feynman_kac_value
-        estimate = problem.feynman_kac_value(network, jax.random.fold_in(key, 2), samples=readout)
+    if readout:  # pinnkit.feynman_kac_value or pinnkit.feynman_kac_path_value
+        steps = None if exact_in_time else config.time_steps or PATH_READOUT_STEPS
+        estimate = problem.feynman_kac_value(
+            network, jax.random.fold_in(key, 2), samples=readout, steps=steps
+        )
         fk = {
             "value": estimate.value,
             "stderr": estimate.stderr,
             "samples": estimate.samples,
+            "time_steps": steps,
             "rel_error": None
             if reference is None
             else abs(estimate.value - reference) / abs(reference),

@@ -104,12 +104,23 @@ def feynman_kac_value(
     chunk = points_per_chunk(samples, dim + 1, chunk_size, max_chunk_numbers)
     n_chunks = math.ceil(samples / chunk)
     moments = _chunk_moments(network, terminal, reaction, paths, ends, key, chunk, n_chunks)
+    return combine_chunks(moments, chunk)
+
+
+def combine_chunks(moments: Float[Array, "chunks 2"], chunk: int) -> FeynmanKacValue:
+    """The mean and standard error of all samples from each equal-sized chunk's mean and sum
+    of squared deviations (row `[mean, squares]`), combined in float64 (Chan et al.)."""
     means, squares = np.asarray(moments, dtype=np.float64).T
-    # Combine the chunks' means and sums of squared deviations (Chan et al.) in float64.
     mean = float(np.mean(means))
     total_squares = float(np.sum(squares) + chunk * np.sum((means - mean) ** 2))
-    n = chunk * n_chunks
+    n = chunk * len(means)
     return FeynmanKacValue(mean, math.sqrt(total_squares / (n - 1) / n) if n > 1 else 0.0, n)
+
+
+def chunk_moments(y: Float[Array, " chunk"]) -> Float[Array, "2"]:
+    """One chunk's row `[mean, squares]` for `combine_chunks`."""
+    mean = jnp.mean(y)
+    return jnp.stack([mean, jnp.sum((y - mean) ** 2)])
 
 
 @eqx.filter_jit
@@ -121,7 +132,6 @@ def _chunk_moments(network, terminal, reaction, paths, ends, key, chunk, n_chunk
         y = jax.vmap(terminal)(ends(end_key, chunk)[:, :-1]) + horizon * reaction(
             jax.vmap(network)(paths(path_key, chunk))
         )
-        mean = jnp.mean(y)
-        return moments.at[i].set(jnp.stack([mean, jnp.sum((y - mean) ** 2)]))
+        return moments.at[i].set(chunk_moments(y))
 
     return jax.lax.fori_loop(0, n_chunks, body, jnp.zeros((n_chunks, 2)))

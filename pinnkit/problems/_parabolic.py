@@ -29,6 +29,11 @@ from .._sampler.spacetime import Brownian, SDEPaths
 from .._solver.feynman_kac import FeynmanKacValue, feynman_kac_value
 from .._timestepping.discretization import Radial
 from .._timestepping.mol import MethodOfLines
+from .._timestepping.readout import (
+    PATH_READOUT_SAMPLES,
+    PATH_READOUT_STEPS,
+    feynman_kac_path_value,
+)
 from .._types import Point
 from ._problem import AbstractProblem
 from ._reactions import REACTIONS, check_reaction
@@ -230,10 +235,9 @@ class ParabolicProblem(AbstractProblem):
 
     @property
     def feynman_kac_applies(self) -> bool:
-        r"""Whether [`feynman_kac_value`][pinnkit.problems.ParabolicProblem.feynman_kac_value]
-        takes this problem: $\sigma = \sqrt2 I$, no drift, an $f$ of $u$ only, $x_0 = 0$.
-        (The read-out for drifts, other diffusions and an $f$ of $\nabla u$ is not written
-        yet.)"""
+        r"""Whether the read-out exact in time, [`pinnkit.feynman_kac_value`][], takes this
+        problem: $\sigma = \sqrt2 I$, no drift, an $f$ of $u$ only, $x_0 = 0$. Every other
+        problem is read out along Euler paths ([`pinnkit.feynman_kac_path_value`][])."""
         try:
             forward = self.pde
         except ValueError:
@@ -242,19 +246,36 @@ class ParabolicProblem(AbstractProblem):
         return abs(forward.laplacian_coefficient - 1.0) < 1e-6 and not np.any(x0)
 
     def feynman_kac_value(
-        self, network: Callable[[Point], Float[Array, ""]], key: PRNGKeyArray, samples: int = 2**20
+        self,
+        network: Callable[[Point], Float[Array, ""]],
+        key: PRNGKeyArray,
+        samples: int | None = None,
+        steps: int | None = None,
     ) -> FeynmanKacValue:
-        r"""The Feynman–Kac read-out of $u(0, 0)$ from a space-time network $u_\theta(x, t)$:
-        the mean of $g(X_T) + T f(u_\theta(t, X_t))$ over Brownian paths from the origin
-        ([`pinnkit.feynman_kac_value`][], which explains why it beats the network's own
-        value $u_\theta(0, 0)$). `samples` is the number of Monte Carlo samples."""
-        if not self.feynman_kac_applies:
-            raise ValueError(
-                f"the Feynman–Kac read-out takes sigma = sqrt(2) I, no drift, f of u only and "
-                f"x0 = 0; {self.name!r} is not of that form (read u(0, x0) from the network)"
+        r"""The Feynman–Kac read-out of $u(0, x_0)$ from a space-time network
+        $u_\theta(x, t)$, which beats the network's own value $u_\theta(0, x_0)$: when
+        [`feynman_kac_applies`][pinnkit.problems.ParabolicProblem.feynman_kac_applies], the
+        mean of $g(X_T) + T f(u_\theta(t, X_t))$ over Brownian samples exact in time
+        ([`pinnkit.feynman_kac_value`][]; `samples` default $2^{20}$, `steps` unused);
+        otherwise the mean over Euler paths of $g(X_N) + \sum_n f\,\Delta t -
+        \sum_n \sigma^\top\nabla u_\theta\cdot\Delta W_n$
+        ([`pinnkit.feynman_kac_path_value`][]; `samples` default $2^{14}$ paths of `steps`
+        default 100 Euler steps)."""
+        if self.feynman_kac_applies:
+            return feynman_kac_value(
+                network,
+                self.terminal,
+                self.pde.nonlinearity,
+                self.T,
+                key,
+                samples=2**20 if samples is None else samples,
             )
-        return feynman_kac_value(
-            network, self.terminal, self.pde.nonlinearity, self.T, key, samples=samples
+        return feynman_kac_path_value(
+            self.equation,
+            network,
+            key,
+            samples=PATH_READOUT_SAMPLES if samples is None else samples,
+            steps=PATH_READOUT_STEPS if steps is None else steps,
         )
 
     # The space-time PINN: a network u(z) of z = (x, t), time last, in the backward form.
