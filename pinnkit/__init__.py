@@ -162,6 +162,11 @@ if TYPE_CHECKING:
         MethodOfLines as MethodOfLines,
         MOLSolution as MOLSolution,
     )
+    from ._timestepping.picard import (
+        gaussian_transition as gaussian_transition,
+        geometric_transition as geometric_transition,
+        multilevel_picard_value as multilevel_picard_value,
+    )
     from ._timestepping.readout import feynman_kac_path_value as feynman_kac_path_value
     from .problems import radial_reference as radial_reference
 

@@ -152,6 +152,11 @@ def _pinn_errors(
             size=config.test_size,
         )
         metrics = {k: float(v) for k, v in test_set.errors(network).items()}
+        # The trivial baseline of the test-set error: the terminal data held at every time.
+        held = test_set.errors(lambda z: problem.terminal(z[:-1]))
+        baseline_l2 = float(held["rel_l2"])
+    else:
+        baseline_l2 = None
     exact_in_time = problem.feynman_kac_applies
     if config.readout_samples is not None:
         readout = config.readout_samples
@@ -172,7 +177,7 @@ def _pinn_errors(
             if reference is None
             else abs(estimate.value - reference) / abs(reference),
         }
-    return {"metrics": metrics, "feynman_kac": fk}
+    return {"metrics": metrics, "feynman_kac": fk, "baseline_rel_l2": baseline_l2}
 
 
 def _train(loss, network, key, problem: ParabolicProblem, config: RunConfig, reference):
@@ -248,6 +253,7 @@ def _pinn(problem: ParabolicProblem, config: RunConfig, reference: float | None)
             "lr": config.lr,
             "final_loss": float(solution.history["loss"][-1]) if solution.steps else None,
             "feynman_kac": errors["feynman_kac"],
+            "baseline_rel_l2": errors["baseline_rel_l2"],
         },
     )
 

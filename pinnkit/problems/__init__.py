@@ -28,12 +28,14 @@ if TYPE_CHECKING:
         constant_baseline as constant_baseline,
     )
     from ._general import (
+        DEFAULT_RISK_REFERENCE as DEFAULT_RISK_REFERENCE,
         HJB as HJB,
         PAPER_VALUES as PAPER_VALUES,
         AllenCahnPNAS as AllenCahnPNAS,
         BlackScholesBarenblatt as BlackScholesBarenblatt,
         DefaultRisk as DefaultRisk,
         HJBLin as HJBLin,
+        default_risk_reference as default_risk_reference,
         hjb_reference as hjb_reference,
     )
     from ._kdv import KdVPDE as KdVPDE, KdVProblem as KdVProblem, kdv_soliton as kdv_soliton
@@ -53,6 +55,7 @@ if TYPE_CHECKING:
 __getattr__, __dir__ = attach(__name__, __file__)
 
 __all__ = [
+    "DEFAULT_RISK_REFERENCE",
     "HJB",
     "PAPER_VALUES",
     "AbstractProblem",
@@ -60,6 +63,7 @@ __all__ = [
     "BlackScholesBarenblatt",
     "DefaultRisk",
     "HJBLin",
+    "default_risk_reference",
     "hjb_reference",
     "Answer",
     "BiharmonicAnnulusPDE",
