@@ -514,3 +514,26 @@ def test_default_risk_reference_is_reproduced():
     assert fresh.samples == 128 and 0 < fresh.stderr < 0.1
     assert abs(fresh.value - stored.value) < 5 * math.hypot(fresh.stderr, stored.stderr)
     assert get_problem("black-scholes-default-risk", 100).reference_value() == stored.value
+
+
+def test_path_scales_read_the_terminal_rate_from_the_pde():
+    """m_T, the mean of u_t(T, X_T) = -(L g + f): exactly -1 for HJB-LIN (g linear, so the
+    martingale term removes all the step's noise), and -(r + sigma^2) E|X_T|^2 for
+    Black-Scholes-Barenblatt (within the Euler paths' 1 %); the hard-terminal network of a
+    normalised problem starts its correction there."""
+    lin = get_problem("hjb-lin", 10)
+    assert pk.DeepBSDE(lin.equation).scales(jax.random.key(1)).terminal_rate == pytest.approx(
+        -1.0, abs=1e-5
+    )
+    bsb = get_problem("black-scholes-barenblatt", 20)
+    equation = bsb.equation
+    rate = pk.DeepBSDE(equation).scales(jax.random.key(1), pilot=2048).terminal_rate
+    second_moment = float(jnp.sum(equation.origin() ** 2)) * math.exp(equation.sigma**2)
+    assert rate == pytest.approx(-(equation.r + equation.sigma**2) * second_moment, rel=0.03)
+    network = bsb.network(jax.random.key(0), width=8, depth=1, terminal="hard")
+    assert isinstance(network, pk.HardInitial)
+    inner = network.network
+    expected = pk.DeepBSDE(equation).scales(jax.random.fold_in(jax.random.key(0), 1))
+    assert isinstance(inner, pk.Normalized)
+    assert inner.shift == pytest.approx(expected.terminal_rate)
+    assert inner.scale == pytest.approx(expected.value_scale / equation.T)

@@ -30,10 +30,17 @@ RECIPES: dict[str, dict[str, dict[str, Any]]] = {
     },
     "pinn": {
         # Allen-Cahn's read-out is exact in time: 2^16 samples; the others read along paths.
-        # The terminal data imposed exactly where the data is g = |x|^2 or sum(x) (BSB, HJB-LIN).
+        # The terminal data imposed exactly where the data is g = |x|^2 or sum(x) (BSB, HJB-LIN);
+        # dense Rademacher tangents for the state-dependent diffusions (BSB, default risk).
         name: {"steps": 2000, "lr": 1e-3, "batch": 100}
         | ({"readout_samples": 2**16} if name == "allen-cahn-pnas" else {})
         | ({"terminal": "hard"} if name in ("black-scholes-barenblatt", "hjb-lin") else {})
+        | (
+            {"estimator": "stde-dense", "samples": 4}
+            if name in ("black-scholes-barenblatt", "black-scholes-default-risk")
+            else {}
+        )
+        | ({"lr": 3e-3} if name == "black-scholes-barenblatt" else {})
         for name in (
             "allen-cahn-pnas",
             "hjb",
@@ -50,6 +57,9 @@ Allen–Cahn, 100 for default risk, 50 for Black–Scholes–Barenblatt), its ne
 2 hidden layers of $d + 10$ neurons as the paper's, and the parameters averaged over the
 second half of the steps; the PINN with its defaults (STDE, 16 samples), the terminal
 data imposed by the network (`terminal="hard"`) for Black–Scholes–Barenblatt and HJB-LIN,
+dense STDE with 4 Rademacher tangents (times sigma(x)) for the state-dependent diffusions of
+Black–Scholes–Barenblatt (learning rate 3e-3) and default risk (the sparse estimator's
+variance over the terms x_i^2 u_ii dominates their loss),
 and its Feynman–Kac read-out: $2^{16}$ samples exact in time for Allen–Cahn, $2^{14}$ Euler
 paths of 100 steps (the default) for the others."""
 

@@ -51,12 +51,13 @@ class PathScales(NamedTuple):
     """A parabolic problem's scales, from [`DeepBSDE.scales`][pinnkit.DeepBSDE.scales].
 
     **Fields:** `origin` ($x_0$), `spread` ($s_x$, per coordinate), `value_shift` ($m_g$),
-    `value_scale` ($s_g$)."""
+    `value_scale` ($s_g$), `terminal_rate` ($m_T$, the mean of $u_t(T, X_T)$)."""
 
     origin: Float[Array, " dim"]
     spread: Float[Array, " dim"]
     value_shift: float
     value_scale: float
+    terminal_rate: float = 0.0
 
 
 class BSDENetwork(AbstractNetwork):
@@ -178,17 +179,51 @@ class DeepBSDE(AbstractLoss):
 
     def scales(self, key: Key, pilot: int = 1024) -> "PathScales":
         r"""The problem's scales from `pilot` paths (a [`pinnkit.PathScales`][]): $x_0$, the
-        spread $s_x$ of $X_T - x_0$ per coordinate, the spread $s_g$ of $g(X_T)$, and
+        spread $s_x$ of $X_T - x_0$ per coordinate, the spread $s_g$ of $g(X_T)$,
         $m_g$, the mean of $g(X_T) + \sum_n f(t_n, X_n, E\,g, 0)\,\Delta t$ (one Picard step
-        from $u \equiv E\,g(X_T)$)."""
-        x, _ = jax.vmap(self.path)(jax.random.split(key, pilot))
+        from $u \equiv E\,g(X_T)$), and $m_T$, the mean of $u_t(T, X_T) =
+        -(\mathcal{L}g + f(T, X_T, g, \sigma^\top\nabla g))$ read from the PDE at $T$
+        ($\mathcal{L}$ its linear part, averaged by Dynkin's formula over the last step)."""
+        x, dw = jax.vmap(self.path)(jax.random.split(key, pilot))
         x_end = x[:, -1]
         g = jax.vmap(self.equation.terminal)(x_end)
         value_shift = float(jnp.mean(g + self._picard_start(x, g)))
         value_scale = float(jnp.std(g)) or max(abs(value_shift), 1.0)
         x0 = jnp.asarray(self.equation.origin(), x_end.dtype)
         spread = jnp.sqrt(jnp.mean((x_end - x0) ** 2, axis=0))
-        return PathScales(x0, jnp.where(spread > 0, spread, 1.0), value_shift, value_scale)
+        spread = jnp.where(spread > 0, spread, 1.0)
+        return PathScales(x0, spread, value_shift, value_scale, self._terminal_rate(x, dw, g))
+
+    def _terminal_rate(
+        self,
+        x: Float[Array, "pilot steps1 dim"],
+        dw: Float[Array, "pilot steps k"],
+        g: Float[Array, " pilot"],
+    ) -> float:
+        r"""The mean of $u_t(T, X_T) = -(\mathcal{L}g + f(T, X_T, g, \sigma^\top\nabla g))$
+        over the pilot paths. $E\,\mathcal{L}g$ comes from Dynkin's formula on the last
+        step, $E[g(X_N) - g(X_{N-1}) - \nabla g(X_{N-1})^\top\sigma\,\Delta W_{N-1}] /
+        \Delta t$: no second derivatives of $g$, and the subtracted martingale term (mean
+        zero) removes the noise of the step (all of it for a linear $g$)."""
+        equation, times = self.equation, self.times
+        horizon, step = times[-1], times[-1] - times[-2]
+        terminal_gradient = jax.grad(equation.terminal)
+
+        def martingale(point: Float[Array, " dim"], noise: Float[Array, " k"]) -> Scalar:
+            z = equation.sigma_transpose(times[-2], point, terminal_gradient(point))
+            return jnp.dot(z, noise)
+
+        before = x[:, -2]
+        increments = (
+            g - jax.vmap(equation.terminal)(before) - jax.vmap(martingale)(before, dw[:, -1])
+        )
+        generator = jnp.mean(increments) / step
+
+        def f_of_g(point: Float[Array, " dim"], value: Scalar) -> Scalar:
+            z = equation.sigma_transpose(horizon, point, terminal_gradient(point))
+            return equation.nonlinearity(horizon, point, value, z)
+
+        return -float(generator + jnp.mean(jax.vmap(f_of_g)(x[:, -1], g)))
 
     def _picard_start(
         self, x: Float[Array, "pilot steps1 dim"], g: Float[Array, " pilot"]

@@ -318,7 +318,9 @@ class ParabolicProblem(AbstractProblem):
           `loss(..., terminal="hard")`.
 
         **Returns:** the [`pinnkit.MLP`][] (inside a [`pinnkit.Normalized`][] for a
-        `normalised` problem), or the [`pinnkit.HardInitial`][] around it.
+        `normalised` problem, with the scales of [`pinnkit.PathScales`][]: the output's shift
+        $m_g$ and scale $s_g$; for `terminal="hard"` those of the correction, $m_T$ and
+        $s_g/T$), or the [`pinnkit.HardInitial`][] around it.
         """
         _check_terminal(terminal)
         mlp = MLP(self.dim + 1, width, depth, activation, key=key)
@@ -328,10 +330,12 @@ class ParabolicProblem(AbstractProblem):
             from .._timestepping.bsde import DeepBSDE
 
             scales = DeepBSDE(self.equation).scales(jax.random.fold_in(key, 1))
+            # Hard terminal data: the network is the correction N of u = g + (t - T) N,
+            # and N(T, x) = u_t(T, x), whose mean the PDE gives at T.
             shift, scale = (
                 (scales.value_shift, scales.value_scale)
                 if terminal == "soft"
-                else (0.0, scales.value_scale / self.T)
+                else (scales.terminal_rate, scales.value_scale / self.T)
             )
             inner = Normalized(mlp, scales.origin, scales.spread, self.T, shift, scale)
         if terminal == "soft":
