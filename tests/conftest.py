@@ -48,3 +48,12 @@ def ctrl_c():
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _free_compiled_programs():
+    """Drop JAX's compiled programs after each test module. A worker of `pytest -n 2` runs
+    some 600 tests in one process; every compiled CPU program keeps memory mappings, and
+    near the kernel's limit of 65,530 maps XLA crashes inside a later compile."""
+    yield
+    jax.clear_caches()
