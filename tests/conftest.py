@@ -52,8 +52,8 @@ def ctrl_c():
 
 @pytest.fixture(autouse=True, scope="module")
 def _free_compiled_programs():
-    """Drop JAX's compiled programs after each test module. A worker of `pytest -n 2` runs
-    some 600 tests in one process; every compiled CPU program keeps memory mappings, and
-    near the kernel's limit of 65,530 maps XLA crashes inside a later compile."""
+    """Drop JAX's compiled programs (and the memory they hold) after each test module: a
+    worker of `pytest -n 2` runs some 600 tests in one process, and twice on 2026-12-05 one
+    crashed inside XLA's compile of a small program late in the suite (cause not yet found)."""
     yield
     jax.clear_caches()
