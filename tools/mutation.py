@@ -1,20 +1,30 @@
 """Mutation testing of pinnkit's numerical core, one module at a time, with mutmut.
 
     tools/mutation.sh MODULE [MUTANT-GLOB]      # e.g. tools/mutation.sh _sampler
+    tools/mutation.sh MODULE --sample 100       # a uniform random sample of its mutants
 
 MODULE is a key of `[tool.pinnkit.mutation]` in pyproject.toml (a subpackage of `pinnkit`, such
 as `_sampler` or `problems`), which names the test files that exercise it. The run happens in a
 scratch copy, `.mutation/MODULE/` (git-ignored), so the working tree is never mutated and a
 second run reuses the first one's results for the functions that did not change. It uses one
-worker at the lowest priority, so it fits a 2-core machine shared with other work.
+worker at the lowest priority, so it fits a 2-core machine shared with other work (`--workers 2`
+when the machine is free). XLA's compiled programs are kept on disk, in `.mutation/jax-cache/`,
+so a mutant's tests compile only the programs that its change reaches.
 
 At the end it prints the score: killed (a test failed, or the run timed out) over the mutants
 that are not listed as equivalent in `tools/mutation_equivalent.txt`, and the survivors to
 look at (`cd .mutation/MODULE && mutmut show NAME` prints one as a diff).
+
+A whole module takes hours (pinnkit's core has about 11,000 mutants), so `--sample N` runs a
+uniform random sample of N of the module's mutants (the same N for the same `--seed` while the
+module's code is unchanged; those run before keep their results) and reports the score over the
+sample with its binomial standard error: an unbiased estimate of the whole module's score.
 """
 
 import argparse
+import math
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -69,6 +79,24 @@ def _prepare(module: str, tests: list[str]) -> Path:
     return work
 
 
+def _generate(work: Path) -> None:
+    """Write the module's mutants into `work/mutants` without running any test, so that their
+    names are known before a sampled run."""
+    snippet = (
+        "import mutmut.__main__ as m\n"
+        "m.makedirs('mutants', exist_ok=True)\n"
+        "m.copy_src_dir(); m.copy_also_copy_files(); m.setup_source_paths()\n"
+        "m.store_lines_covered_by_tests(); m.create_mutants(1)\n"
+    )
+    subprocess.run([sys.executable, "-c", snippet], cwd=work, check=True, capture_output=True)
+
+
+def sample(module: str, statuses: dict[str, str], size: int, seed: int) -> list[str]:
+    """A uniform random sample, without replacement, of `size` of the module's mutants."""
+    names = sorted(name for name in statuses if name.startswith(f"pinnkit.{module}."))
+    return sorted(random.Random(seed).sample(names, min(size, len(names))))
+
+
 def _toml_list(items: list[str]) -> str:
     return "[" + ", ".join(f'"{item}"' for item in items) + "]"
 
@@ -95,11 +123,12 @@ def score(module: str, statuses: dict[str, str]) -> str:
     survivors = sorted(name for name, s in counted.items() if s in SURVIVED)
     other = sorted(name for name, s in counted.items() if s not in KILLED | SURVIVED)
     lines = [f"  {name} ({counted[name]})" for name in survivors + other]
-    percent = 100 * killed / max(len(counted), 1)
+    fraction = killed / max(len(counted), 1)
+    error = 100 * math.sqrt(fraction * (1 - fraction) / max(len(counted), 1))
     lines.append(
         f"{module}: {killed} killed / {len(statuses)} mutants, {len(equivalent)} equivalent,"
-        f" {len(unchecked)} not run yet: score {percent:.1f} % of {len(counted)} run"
-        " and non-equivalent"
+        f" {len(unchecked)} not run yet: score {100 * fraction:.1f} % (binomial standard error"
+        f" {error:.1f} % as a sample) of {len(counted)} run and non-equivalent"
     )
     return "\n".join(lines)
 
@@ -110,20 +139,47 @@ def main() -> None:
     parser.add_argument("module", choices=sorted(modules))
     parser.add_argument("mutants", nargs="*", help="mutant names or globs (default: all)")
     parser.add_argument("--score-only", action="store_true", help="report the last run's score")
+    parser.add_argument("--workers", type=int, default=1, help="mutants run at once (default 1)")
+    parser.add_argument("--sample", type=int, help="run and score a random sample of N mutants")
+    parser.add_argument("--seed", type=int, default=0, help="the sample's seed (default 0)")
     args = parser.parse_args()
     work = ROOT / ".mutation" / args.module
-    if not args.score_only:
-        _prepare(args.module, modules[args.module])
+    if args.sample is not None and (args.sample < 1 or args.mutants):
+        parser.error("--sample takes a positive N and no mutant names")
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
+    chosen: list[str] | None = None
+    if args.sample is not None:
+        if not args.score_only:
+            _prepare(args.module, modules[args.module])
+            _generate(work)
+        chosen = sample(args.module, _results(work), args.sample, args.seed)
+        statuses = _results(work)
+        args.mutants = [name for name in chosen if statuses[name] in NOT_RUN]
+        print(f"sample of {len(chosen)} mutants, {len(args.mutants)} not run yet", file=sys.stderr)
+    if not args.score_only and not (chosen is not None and not args.mutants):
+        if chosen is None:
+            _prepare(args.module, modules[args.module])
         env = dict(os.environ)
         # One XLA thread per test process: the run keeps to one core.
         env["XLA_FLAGS"] = (
             env.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false"
         ).strip()
+        # Every mutant's tests run in a fresh process; a persistent compilation cache lets it reuse
+        # the programs its mutation does not change (the cache key is the program itself).
+        env.setdefault("JAX_COMPILATION_CACHE_DIR", str(ROOT / ".mutation" / "jax-cache"))
+        env.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+        env.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "-1")
         start = time.monotonic()
-        command = ["nice", "-n", "19", "mutmut", "run", "--max-children", "1", *args.mutants]
+        workers = str(args.workers)
+        command = ["nice", "-n", "19", "mutmut", "run", "--max-children", workers, *args.mutants]
         subprocess.run(command, cwd=work, env=env, check=True)
         print(f"wall time {time.monotonic() - start:.0f} s", file=sys.stderr)
-    print(score(args.module, _results(work)))
+    statuses = _results(work)
+    if chosen is not None:
+        statuses = {name: statuses[name] for name in chosen}
+        print(f"a random sample of {len(chosen)} mutants (--seed {args.seed}):")
+    print(score(args.module, statuses))
 
 
 if __name__ == "__main__":

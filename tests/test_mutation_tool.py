@@ -1,0 +1,68 @@
+"""The mutation-testing script's sampling and scoring (tools/mutation.py), which the scores on
+the contributing page rest on."""
+
+import importlib.util
+import math
+from pathlib import Path
+
+import pytest
+
+
+def _tool():
+    path = Path(__file__).resolve().parent.parent / "tools" / "mutation.py"
+    spec = importlib.util.spec_from_file_location("pinnkit_mutation_tool", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _statuses(module: str, n: int) -> dict[str, str]:
+    return {f"pinnkit.{module}.f.x_g__mutmut_{i}": "not checked" for i in range(n)}
+
+
+def test_sample_is_a_seeded_subset_of_the_module_only():
+    tool = _tool()
+    statuses = _statuses("_domain", 500) | _statuses("_network", 300)
+    first = tool.sample("_domain", statuses, 60, seed=0)
+    assert len(first) == len(set(first)) == 60
+    assert all(name.startswith("pinnkit._domain.") for name in first)
+    assert first == tool.sample("_domain", statuses, 60, seed=0)
+    assert first != tool.sample("_domain", statuses, 60, seed=1)
+    assert len(tool.sample("_domain", statuses, 10_000, seed=0)) == 500
+
+
+def test_sample_is_uniform_over_the_module():
+    # Each mutant is drawn with probability 60/500; over 200 seeds the first hundred mutants
+    # (by name) hold 12 of each sample on average, with a standard error of about 0.2.
+    tool = _tool()
+    statuses = _statuses("_domain", 500)
+    names = sorted(statuses)[:100]
+    counts = [len(set(tool.sample("_domain", statuses, 60, seed)) & set(names)) for seed in range(200)]
+    assert abs(sum(counts) / len(counts) - 12.0) < 1.0
+
+
+def test_score_leaves_out_equivalent_and_unrun_mutants(monkeypatch):
+    tool = _tool()
+    prefix = "pinnkit._domain.f.x_g__mutmut_"
+    statuses = {f"{prefix}{i}": "killed" for i in range(6)}
+    statuses |= {f"{prefix}6": "timeout", f"{prefix}7": "survived", f"{prefix}8": "survived"}
+    statuses |= {f"{prefix}9": "not checked"}
+    monkeypatch.setattr(tool, "equivalent_mutants", lambda: {f"{prefix}8": "a reason"})
+    report = tool.score("_domain", statuses)
+    # 7 killed (a timeout counts) of the 8 run and not equivalent.
+    assert f"{prefix}7 (survived)" in report
+    assert f"{prefix}8" not in report.splitlines()[0]
+    last = report.splitlines()[-1]
+    assert "7 killed / 10 mutants, 1 equivalent, 1 not run yet" in last
+    assert "score 87.5 %" in last
+    assert f"standard error {100 * math.sqrt(0.875 * 0.125 / 8):.1f} %" in last
+
+
+@pytest.mark.parametrize("argv", [["_domain", "--sample", "0"], ["_domain", "--workers", "0"]])
+def test_bad_arguments_are_refused(monkeypatch, argv):
+    tool = _tool()
+    monkeypatch.setattr("sys.argv", ["mutation.py", *argv])
+    with pytest.raises(SystemExit) as raised:
+        tool.main()
+    assert raised.value.code == 2
