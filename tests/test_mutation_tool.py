@@ -38,7 +38,9 @@ def test_sample_is_uniform_over_the_module():
     tool = _tool()
     statuses = _statuses("_domain", 500)
     names = sorted(statuses)[:100]
-    counts = [len(set(tool.sample("_domain", statuses, 60, seed)) & set(names)) for seed in range(200)]
+    counts = [
+        len(set(tool.sample("_domain", statuses, 60, seed)) & set(names)) for seed in range(200)
+    ]
     assert abs(sum(counts) / len(counts) - 12.0) < 1.0
 
 

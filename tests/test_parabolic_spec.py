@@ -277,6 +277,83 @@ def test_normalized_network_reads_and_writes_in_the_problem_scales():
     assert isinstance(plain, pk.MLP)  # the semilinear problems keep their plain network
 
 
+def test_normalized_network_takes_a_feature_of_x():
+    """With `feature`, the inner network sees (phi(x) - m)/s between x and t."""
+    inner = pk.MLP(D + 2, width=8, depth=1, key=jax.random.key(0))
+    origin, spread = jnp.array([100.0, 50.0, 1.0]), jnp.array([20.0, 10.0, 0.5])
+
+    def phi(x):
+        return jnp.sum(x**2)
+
+    net = pk.Normalized(inner, origin, spread, 2.0, 57.0, 3.0, phi, 10_000.0, 4_000.0)
+    assert net.in_size == D + 1
+    z = jnp.array([120.0, 40.0, 1.5, 1.0])
+    feature = (120.0**2 + 40.0**2 + 1.5**2 - 10_000.0) / 4_000.0
+    expected = 57.0 + 3.0 * inner(jnp.array([1.0, -1.0, 1.0, feature, 0.5]))
+    assert_close(net(z), expected, rtol=1e-6)
+    small = pk.MLP(2, width=8, depth=1, key=jax.random.key(0))
+    rejected(lambda: pk.Normalized(small, origin[:1], spread[:1], 1.0, feature=phi), "too few")
+    rejected(
+        lambda: pk.Normalized(inner, origin, spread, 1.0, feature=phi, feature_scale=0.0),
+        "feature_scale",
+    )
+
+
+def test_terminal_feature_is_the_terminal_data_in_its_path_scales():
+    """`network(..., terminal_feature=True)` feeds g with the mean and spread of g over the
+    training points; a problem without path scales refuses it, and so does Deep BSDE."""
+    problem = get_problem("black-scholes-barenblatt", 6)
+    network = problem.network(jax.random.key(0), width=8, depth=1, terminal_feature=True)
+    assert isinstance(network, pk.Normalized) and network.feature is not None
+    points = problem.path_sampler()(jax.random.fold_in(jax.random.key(0), 2), 1024)
+    g = jax.vmap(problem.terminal)(points[:, :-1])
+    assert network.feature_shift == pytest.approx(float(jnp.mean(g)), rel=1e-6)
+    assert network.feature_scale == pytest.approx(float(jnp.std(g)), rel=1e-5)
+    x = points[0, :-1]
+    assert_close(network.feature(x), problem.terminal(x))
+    plain = get_problem("semilinear-heat", 5)
+    rejected(lambda: plain.network(jax.random.key(0), terminal_feature=True), "normalised")
+    rejected(
+        lambda: pk.RunConfig(problem="hjb-lin", method="deep-bsde", terminal_feature=True),
+        "terminal_feature",
+    )
+
+
+def test_terminal_feature_lowers_the_error_of_black_scholes_barenblatt(tmp_path):
+    """u = e^{(r + sigma^2)(T - t)} |x|^2 grows with g = |x|^2: with g as an input the
+    network learns a function of two inputs instead of a quadratic form of all d. Same seed
+    and settings at d = 10, 150 steps: rel_l2 4.5e-3 without and 2.1e-3 with the feature
+    (2026-12-05)."""
+    errors = {}
+    for feature in (False, True):
+        result = pk.run(
+            pk.RunConfig(
+                problem="black-scholes-barenblatt",
+                dim=10,
+                method="pinn",
+                terminal="hard",
+                terminal_feature=feature,
+                estimator="stde-dense",
+                samples=4,
+                steps=150,
+                lr=3e-3,
+                batch=64,
+                width=32,
+                depth=2,
+                test_size=1000,
+                readout_samples=64,
+                time_steps=5,
+                eval_every=150,
+                progress=False,
+                out=tmp_path / str(feature),
+            )
+        )
+        assert result.details["terminal_feature"] is feature
+        errors[feature] = result.metrics["rel_l2"]
+    assert errors[True] < 0.6 * errors[False], errors
+    assert errors[True] < 3e-3, errors
+
+
 def test_deep_bsde_runs_by_script_and_command_line_with_the_same_numbers(tmp_path):
     from pinnkit.cli import main
 

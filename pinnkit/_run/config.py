@@ -41,7 +41,7 @@ TERMINALS = ("soft", "hard")
 SHARINGS = ("batch", "point")
 
 # Which methods take an option; an option outside its methods must keep its default.
-PINN_OPTIONS = ("terminal", "unbiased", "sharing", "readout_samples")
+PINN_OPTIONS = ("terminal", "terminal_feature", "unbiased", "sharing", "readout_samples")
 """Options that only the parabolic space-time PINN (`method="pinn"`) takes."""
 STEPPING_OPTIONS = ("time_steps",)
 """Options that only Deep BSDE and the parabolic PINN's read-out along paths take."""
@@ -110,8 +110,8 @@ class RunConfig:
       the coordinator's `"HOST:PORT"` with the process count and this process's index, or
       `"auto"` for JAX's cluster detection; `None` (default) for one process. Every process
       runs the same configuration; only process 0 writes files (see the scaling page).
-    - `terminal`, `average`, `unbiased`, `sharing`, `readout_samples`: options of the
-      parabolic space-time PINN (`average` also of Deep BSDE).
+    - `terminal`, `terminal_feature`, `average`, `unbiased`, `sharing`, `readout_samples`:
+      options of the parabolic space-time PINN (`average` also of Deep BSDE).
     - `time_steps`: the Euler time steps $N$ of Deep BSDE (`None`: 20), and of the
       parabolic PINN's Feynman–Kac read-out along paths (`None`: 100).
     - `out`: the output folder for results and checkpoints (`None`: `runs/NAME`, a name made
@@ -200,6 +200,11 @@ class RunConfig:
         "the network g + (t - T) net (hard)",
         choices=TERMINALS,
     )
+    terminal_feature: bool = _option(
+        False,
+        "parabolic --method pinn: give the network the terminal data g(x) as one more input "
+        "(for a solution that grows with g, such as Black-Scholes-Barenblatt's)",
+    )
     average: float | None = _option(
         None,
         "parabolic --method pinn or deep-bsde: average the parameters over this final "
@@ -268,7 +273,7 @@ _OPTIONAL_INTEGERS = {
     "checkpoint_every": 1,
     "readout_samples": 0,
 }
-_BOOLEANS = ("fit_offset", "resume", "unbiased", "progress")
+_BOOLEANS = ("fit_offset", "resume", "unbiased", "terminal_feature", "progress")
 _CHOICES = {
     "method": METHOD_NAMES,
     "estimator": ESTIMATOR_NAMES,

@@ -33,7 +33,7 @@ def fingerprint(config: RunConfig) -> dict[str, Any]:
     """
     values = config.to_dict()
     values["x64"] = values.pop("precision") == "float64"
-    for name in ("fit_offset", "unbiased"):
+    for name in ("fit_offset", "unbiased", "terminal_feature"):
         values[name] = values[name] or None
     return {k: v for k, v in sorted(values.items()) if k not in FINGERPRINT_EXCLUDED}
 

@@ -216,7 +216,11 @@ def _pinn(problem: ParabolicProblem, config: RunConfig, reference: float | None)
     key = jax.random.key(config.seed)
     network_key, train_key = jax.random.split(key)
     network = problem.network(
-        network_key, width=config.width, depth=config.depth, terminal=terminal
+        network_key,
+        width=config.width,
+        depth=config.depth,
+        terminal=terminal,
+        terminal_feature=config.terminal_feature,
     )
     averaged, solution, history = _train(loss, network, train_key, problem, config, reference)
     times = np.linspace(0.0, problem.T, CURVE_POINTS)
@@ -247,6 +251,7 @@ def _pinn(problem: ParabolicProblem, config: RunConfig, reference: float | None)
         ),
         details={
             "terminal": terminal,
+            "terminal_feature": config.terminal_feature,
             "averaged_steps": averaged,
             "unbiased": config.unbiased,
             "sharing": config.sharing or "batch",

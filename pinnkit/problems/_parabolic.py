@@ -304,6 +304,7 @@ class ParabolicProblem(AbstractProblem):
         depth: int = 3,
         activation: str = "tanh",
         terminal: str = "soft",
+        terminal_feature: bool = False,
     ) -> AbstractNetwork:
         r"""A network of $z = (x, t)$ (dimension `dim + 1`, time last).
 
@@ -316,6 +317,10 @@ class ParabolicProblem(AbstractProblem):
           [`pinnkit.HardInitial`][] with `initial_time=T`: exact at $t = T$ whatever the
           parameters, so the MLP only learns the correction. Pair it with
           `loss(..., terminal="hard")`.
+        - `terminal_feature`: give the MLP the terminal data $g(x)$, in the scales of $g$ on
+          the problem's paths, as one more input ([`pinnkit.Normalized`][]'s `feature`):
+          for a solution that grows with $g$, such as Black–Scholes–Barenblatt's
+          $e^{(r + \sigma^2)(T - t)} |x|^2$. Only for a `normalised` problem (default `False`).
 
         **Returns:** the [`pinnkit.MLP`][] (inside a [`pinnkit.Normalized`][] for a
         `normalised` problem, with the scales of [`pinnkit.PathScales`][]: the output's shift
@@ -323,7 +328,12 @@ class ParabolicProblem(AbstractProblem):
         $s_g/T$), or the [`pinnkit.HardInitial`][] around it.
         """
         _check_terminal(terminal)
-        mlp = MLP(self.dim + 1, width, depth, activation, key=key)
+        if terminal_feature and not self.normalised:
+            raise ValueError(
+                "terminal_feature needs a normalised problem (ParabolicProblem(...,"
+                " normalised=True)), whose paths give the scales of g"
+            )
+        mlp = MLP(self.dim + 1 + terminal_feature, width, depth, activation, key=key)
         inner: AbstractNetwork = mlp
         if self.normalised:
             from .._network.scaled import Normalized
@@ -337,10 +347,23 @@ class ParabolicProblem(AbstractProblem):
                 if terminal == "soft"
                 else (scales.terminal_rate, scales.value_scale / self.T)
             )
-            inner = Normalized(mlp, scales.origin, scales.spread, self.T, shift, scale)
+            feature = self._feature_scales(jax.random.fold_in(key, 2)) if terminal_feature else {}
+            inner = Normalized(mlp, scales.origin, scales.spread, self.T, shift, scale, **feature)
         if terminal == "soft":
             return inner
         return HardInitial(inner, self.terminal, initial_time=self.T)
+
+    def _feature_scales(self, key: PRNGKeyArray, pilot: int = 1024) -> dict:
+        """The terminal data as a feature, with its mean and spread over pilot points of the
+        path sampler (the training points), so that the network sees it of order one."""
+        points = self.path_sampler()(key, pilot)
+        values = jax.vmap(self.terminal)(points[:, :-1])
+        spread = float(jnp.std(values))
+        return {
+            "feature": self.terminal,
+            "feature_shift": float(jnp.mean(values)),
+            "feature_scale": spread if spread > 0 else 1.0,
+        }
 
     def loss(
         self,
