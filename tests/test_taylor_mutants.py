@@ -152,3 +152,8 @@ def test_sum_jets_refuses_jets_of_different_orders():
     for f, g in ((low, high), (high, low)):
         with pytest.raises(ValueError):
             sum_jets(f, g)
+
+
+def test_multilinear_derivative_refuses_unpaired_multiplicities_by_name():
+    with pytest.raises(ValueError, match="one multiplicity per vector, got 1 vectors"):
+        pk.multilinear_derivative(jnp.sum, jnp.ones(3), (jnp.ones(3),), (1, 1))
