@@ -1,9 +1,12 @@
 """Argument checks of the samplers, at their boundaries: the message names the argument and
 the value, and the smallest valid value is accepted."""
 
+import math
+
+import jax
 import jax.numpy as jnp
 import pytest
-from helpers import rejects
+from helpers import assert_close, rejects
 
 import pinnkit as pk
 
@@ -33,3 +36,102 @@ def test_cylinder_names_a_space_that_is_not_a_sampler():
 
     with no_typecheck(), pytest.raises(TypeError, match="AbstractSampler, got Ball"):
         pk.CylinderSampler(pk.Ball(2), 0.0, 1.0)  # type: ignore[arg-type]
+
+
+class _Drifting(pk.AbstractParabolicPDE):
+    """dX = (a + b t) dt + c dW from x0: Euler's mean is x0 + a t + b t^2 (1 - 1/N) / 2
+    (left-point times), its variance c^2 t, both exact."""
+
+    dim: int = 2
+    T: float = 2.0
+
+    def drift(self, t, x):
+        return jnp.array([0.5, -1.0]) + 3.0 * t
+
+    def diffusion(self, t, x):
+        return 0.7
+
+    def terminal(self, x):
+        return jnp.sum(x)
+
+    def origin(self):
+        return jnp.array([1.0, 2.0])
+
+
+class _Geometric(pk.AbstractParabolicPDE):
+    """dX = s X dW (diagonal, state-dependent): Euler multiplies by (1 + s dW) per step, so
+    E X = x0 and E X^2 = x0^2 (1 + s^2 h)^N, not the exact x0^2 e^{s^2 t}."""
+
+    dim: int = 2
+    T: float = 1.0
+
+    def diffusion(self, t, x):
+        return 0.8 * x
+
+    def terminal(self, x):
+        return jnp.sum(x**2)
+
+    def origin(self):
+        return jnp.array([1.0, -0.5])
+
+
+def _within(samples, expected, spread, sigmas=5.0):
+    error = jnp.abs(jnp.mean(samples, axis=0) - expected)
+    bound = sigmas * spread / jnp.sqrt(samples.shape[0])
+    assert bool(jnp.all(error < bound)), (error, bound)
+
+
+def test_sde_paths_are_euler_steps_with_a_drift_of_time():
+    n, steps, t = 40_000, 4, 2.0
+    points = pk.SDEPaths(_Drifting(), time=t, steps=steps)(jax.random.key(0), n)
+    assert points.shape == (n, 3) and bool(jnp.all(points[:, -1] == t))
+    x = points[:, :-1]
+    mean = jnp.array([1.0, 2.0]) + jnp.array([0.5, -1.0]) * t + 3.0 * t**2 * (1 - 1 / steps) / 2
+    _within(x, mean, 0.7 * math.sqrt(t))
+    variance = jnp.var(x, axis=0)
+    assert bool(jnp.all(jnp.abs(variance / (0.49 * t) - 1) < 0.03)), variance
+
+
+def test_sde_paths_follow_a_state_dependent_diffusion():
+    n, steps, t = 40_000, 2, 1.0
+    points = pk.SDEPaths(_Geometric(), time=t, steps=steps)(jax.random.key(1), n)
+    x = points[:, :-1]
+    x0 = jnp.array([1.0, -0.5])
+    second = x0**2 * (1 + 0.64 * t / steps) ** steps  # 1.7424 x0^2; exact e^0.64 = 1.896
+    _within(x, x0, jnp.sqrt(second - x0**2))
+    # E X^4 = x0^4 (1 + 6 s^2 h + 3 s^4 h^2)^N gives the spread of X^2: 2.72 x0^2, so five
+    # standard errors (0.068 x0^2) separate Euler's 1.742 x0^2 from the exact 1.896 x0^2.
+    fourth = x0**4 * (1 + 6 * 0.64 * t / steps + 3 * (0.64 * t / steps) ** 2) ** steps
+    _within(x**2, second, jnp.sqrt(fourth - second**2))
+
+
+def test_sde_paths_draw_times_uniformly_and_start_at_the_origin():
+    sampler = pk.SDEPaths(_Drifting(), steps=3)
+    assert sampler.dim == 3 and sampler.time is None
+    points = sampler(jax.random.key(2), 20_000)
+    t = points[:, -1]
+    assert bool(jnp.all((t >= 0) & (t <= 2.0)))
+    _within(t, 1.0, 2.0 / math.sqrt(12))
+    assert float(jnp.min(t)) < 0.01 and float(jnp.max(t)) > 1.99
+    at_start = pk.SDEPaths(_Drifting(), time=0.0)(jax.random.key(3), 8)
+    assert_close(at_start[:, :-1], jnp.broadcast_to(jnp.array([1.0, 2.0]), (8, 2)))
+    # Points of one key differ from those of another, and are the same for the same key.
+    again = sampler(jax.random.key(2), 20_000)
+    assert bool(jnp.all(again == points))
+    assert not bool(jnp.any(sampler(jax.random.key(4), 20_000)[:, 0] == points[:, 0]))
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(steps=0), "steps must be an integer >= 1, got 0"),
+        (dict(steps=1.5), "steps must be an integer >= 1, got 1.5"),
+        (dict(time=-0.1), r"time must lie in \[0, T = 2.0\], got -0.1"),
+        (dict(time=2.5), r"time must lie in \[0, T = 2.0\], got 2.5"),
+    ],
+)
+def test_sde_paths_reject_bad_arguments(kwargs, match):
+    with rejects(match):
+        pk.SDEPaths(_Drifting(), **kwargs)
+    accepted = pk.SDEPaths(_Drifting(), time=2.0, steps=1)
+    assert accepted.time == 2.0 and accepted.steps == 1
