@@ -135,3 +135,22 @@ def test_sde_paths_reject_bad_arguments(kwargs, match):
         pk.SDEPaths(_Drifting(), **kwargs)
     accepted = pk.SDEPaths(_Drifting(), time=2.0, steps=1)
     assert accepted.time == 2.0 and accepted.steps == 1
+
+
+@pytest.mark.parametrize(
+    "sampler, limit", [(pk.HaltonSampler, 1000), (pk.SobolSampler, 21201)], ids=["halton", "sobol"]
+)
+def test_quasi_samplers_name_themselves_when_a_domain_is_too_large(sampler, limit):
+    box = pk.Box(0.0, 1.0, dim=limit + 1)
+    with rejects(f"{sampler.__name__} supports at most {limit} coordinates; this domain needs"):
+        sampler(box)
+
+
+def test_halton_points_stay_inside_the_open_cube_where_float32_rounds_to_one():
+    """2^25 consecutive indices hold one whose first 25 shifted binary digits are all ones:
+    its first coordinate, 1 - 2^-25 + ..., rounds to 1.0 in float32, and the sampler must
+    still return a point below 1 (and above 0) for the maps to the domain."""
+    sampler = pk.HaltonSampler(pk.Box(0.0, 1.0, dim=1))
+    u = sampler.unit_cube(jax.random.key(0), 2**25)
+    assert u.dtype == jnp.float32
+    assert 0.0 < float(jnp.min(u)) and float(jnp.max(u)) < 1.0
