@@ -154,3 +154,13 @@ def test_halton_points_stay_inside_the_open_cube_where_float32_rounds_to_one():
     u = sampler.unit_cube(jax.random.key(0), 2**25)
     assert u.dtype == jnp.float32
     assert 0.0 < float(jnp.min(u)) and float(jnp.max(u)) < 1.0
+
+
+def test_sobol_takes_log2_length_from_1_to_30_inclusive():
+    box = pk.Box(0.0, 1.0, dim=2)
+    for good in (1, 30):
+        assert pk.SobolSampler(box, log2_length=good).log2_length == good
+    assert pk.SobolSampler(box, log2_length=1)(jax.random.key(0), 2).shape == (2, 2)
+    for bad in (0, 31, 2.0):
+        with rejects(f"log2_length must be an integer in \\[1, 30\\], got {bad!r}"):
+            pk.SobolSampler(box, log2_length=bad)  # pyright: ignore[reportArgumentType]
