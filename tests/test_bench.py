@@ -123,6 +123,7 @@ def test_bench_parabolic_tabulates_every_method_beside_the_paper(tmp_path, capsy
         assert r["reference"] is not None and r["rel_error"] is not None
         assert r["baseline_rel_error"] is not None and r["recipe"]["steps"] == 10
         assert r["paper_rel_error"] is None  # the paper's figures are for d = 100 only
+    assert records[3]["recipe"]["terminal_feature"] is True  # g as an input for HJB
     table = (tmp_path / "p.md").read_text()
     # A row per run, and one for each PINN's Feynman-Kac read-out (along paths: both have
     # an f of the gradient).
