@@ -199,3 +199,18 @@ def test_bench_accuracy_keeps_prng_runs_apart(tmp_path):
     path.write_text(json.dumps(old))
     assert finished(path, {**record, "prng": "threefry"}) is not None
     assert finished(path, record) is None
+
+
+@pytest.mark.parametrize("shape", [(3,), (2, 3)])
+def test_split_applies_threefry_split_to_each_half(shape):
+    """The documented design: a key is two threefry2x32 keys side by side, and `split`
+    splits each half with threefry2x32's own split, keeping the halves in their places."""
+    key = pk.xla_threefry_key(jax.random.key(5))
+    words = np.asarray(jax.random.key_data(key))
+    halves = [jax.random.wrap_key_data(words[i : i + 2], impl="threefry2x32") for i in (0, 2)]
+    expected = np.concatenate(
+        [np.asarray(jax.random.key_data(jax.random.split(h, shape))) for h in halves], axis=-1
+    )
+    got = np.asarray(jax.random.key_data(jax.random.split(key, shape)))
+    assert got.shape == (*shape, 4)
+    np.testing.assert_array_equal(got, expected)

@@ -144,6 +144,8 @@ def test_quasi_samplers_name_themselves_when_a_domain_is_too_large(sampler, limi
     box = pk.Box(0.0, 1.0, dim=limit + 1)
     with rejects(f"{sampler.__name__} supports at most {limit} coordinates; this domain needs"):
         sampler(box)
+    with rejects("are no better than i.i.d. ones: use UniformSampler"):
+        sampler(box)
 
 
 def test_halton_points_stay_inside_the_open_cube_where_float32_rounds_to_one():
@@ -164,3 +166,35 @@ def test_sobol_takes_log2_length_from_1_to_30_inclusive():
     for bad in (0, 31, 2.0):
         with rejects(f"log2_length must be an integer in \\[1, 30\\], got {bad!r}"):
             pk.SobolSampler(box, log2_length=bad)  # pyright: ignore[reportArgumentType]
+
+
+def test_sobol_bits_map_to_cell_midpoints_strictly_inside_the_unit_interval():
+    """32-bit fractions to float32: the top 23 bits, centred in their cell, so the extreme
+    words give 2^-24 and 1 - 2^-24 (exact in float32), never 0 or 1."""
+    from pinnkit._sampler.quasi import _to_unit_interval
+
+    words = jnp.array([[0, 2**9 - 1, 2**9, 2**32 - 1]], jnp.uint32)
+    u = _to_unit_interval(words, jnp.dtype(jnp.float32))
+    expected = jnp.array([[2.0**-24, 2.0**-24, 3 * 2.0**-24, 1 - 2.0**-24]], jnp.float32)
+    assert bool(jnp.all(u == expected)), u
+
+
+def test_sobol_shifts_each_coordinate_by_its_own_random_word():
+    """With log2_length=1 the sequence is two points and the first is index 0, whose
+    unshifted value is 0 in every coordinate: what it shows is the digital shift alone,
+    which must differ between coordinates and between keys."""
+    sampler = pk.SobolSampler(pk.Box(0.0, 1.0, dim=4), log2_length=1)
+    firsts = jnp.stack([sampler.unit_cube(jax.random.key(k), 2)[0] for k in range(20)])
+    for point in firsts:
+        assert len(set(point.tolist())) == 4, point
+    assert len({float(u) for u in firsts[:, 0]}) == 20
+    assert abs(float(jnp.mean(firsts)) - 0.5) < 5 * (12 * 80) ** -0.5
+
+
+def test_rar_takes_num_added_up_to_its_buffer_of_added_points():
+    """fraction 0.5 of n = 20 holds 10 added points: num_added = 10 fits, 11 does not."""
+    base = pk.UniformSampler(pk.Box(0.0, 1.0, dim=2))
+    state = pk.RARSampler(base, pool_size=20, num_added=10).init(jax.random.key(0), 20)
+    assert state.population.shape == (20, 2)
+    with rejects("num_added=11 exceeds the buffer of 10 added points"):
+        pk.RARSampler(base, pool_size=20, num_added=11).init(jax.random.key(0), 20)
