@@ -2,7 +2,6 @@
 the contributing page rest on."""
 
 import importlib.util
-import math
 from pathlib import Path
 
 import pytest
@@ -57,8 +56,18 @@ def test_score_leaves_out_equivalent_and_unrun_mutants(monkeypatch):
     assert f"{prefix}8" not in report.splitlines()[0]
     last = report.splitlines()[-1]
     assert "7 killed / 10 mutants, 1 equivalent, 1 not run yet" in last
-    assert "score 87.5 %" in last
-    assert f"standard error {100 * math.sqrt(0.875 * 0.125 / 8):.1f} %" in last
+    assert "score 87.5 % of 8 run and non-equivalent" in last
+    assert f"at least {100 * tool.lower_bound(7, 8):.1f} % with 95 % confidence" in last
+
+
+def test_lower_bound_is_the_wilson_bound():
+    """Against the Wilson interval written out: all of 92 killed leaves 97.1 %, 7 of 8 leaves
+    58.9 %; the bound rises with the sample and never passes the sample's score."""
+    tool = _tool()
+    assert tool.lower_bound(92, 92) == pytest.approx(0.9714, abs=1e-4)
+    assert tool.lower_bound(7, 8) == pytest.approx(0.5888, abs=1e-4)
+    assert tool.lower_bound(0, 0) == 0.0
+    assert tool.lower_bound(90, 100) < tool.lower_bound(900, 1000) < 0.9
 
 
 @pytest.mark.parametrize("argv", [["_domain", "--sample", "0"], ["_domain", "--workers", "0"]])

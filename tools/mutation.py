@@ -18,7 +18,8 @@ look at (`cd .mutation/MODULE && mutmut show NAME` prints one as a diff).
 A whole module takes hours (pinnkit's core has about 11,000 mutants), so `--sample N` runs a
 uniform random sample of N of the module's mutants (the same N for the same `--seed` while the
 module's code is unchanged; those run before keep their results) and reports the score over the
-sample with its binomial standard error: an unbiased estimate of the whole module's score.
+sample, an unbiased estimate of the whole module's score, with its one-sided 95 % (Wilson)
+lower bound.
 """
 
 import argparse
@@ -113,6 +114,17 @@ def _results(work: Path) -> dict[str, str]:
     return statuses
 
 
+def lower_bound(killed: int, total: int, z: float = 1.645) -> float:
+    """The one-sided 95 % Wilson lower bound of a score of `killed` of `total` sampled
+    mutants: the whole module's score is above it with 95 % confidence (0 for no mutants)."""
+    if total == 0:
+        return 0.0
+    p = killed / total
+    centre = p + z**2 / (2 * total)
+    spread = z * math.sqrt(p * (1 - p) / total + z**2 / (4 * total**2))
+    return (centre - spread) / (1 + z**2 / total)
+
+
 def score(module: str, statuses: dict[str, str]) -> str:
     prefix = f"pinnkit.{module}."
     statuses = {name: s for name, s in statuses.items() if name.startswith(prefix)}
@@ -124,11 +136,11 @@ def score(module: str, statuses: dict[str, str]) -> str:
     other = sorted(name for name, s in counted.items() if s not in KILLED | SURVIVED)
     lines = [f"  {name} ({counted[name]})" for name in survivors + other]
     fraction = killed / max(len(counted), 1)
-    error = 100 * math.sqrt(fraction * (1 - fraction) / max(len(counted), 1))
     lines.append(
         f"{module}: {killed} killed / {len(statuses)} mutants, {len(equivalent)} equivalent,"
-        f" {len(unchecked)} not run yet: score {100 * fraction:.1f} % (binomial standard error"
-        f" {error:.1f} % as a sample) of {len(counted)} run and non-equivalent"
+        f" {len(unchecked)} not run yet: score {100 * fraction:.1f} % of {len(counted)} run and"
+        f" non-equivalent (as a sample: at least {100 * lower_bound(killed, len(counted)):.1f} %"
+        " with 95 % confidence)"
     )
     return "\n".join(lines)
 
