@@ -338,3 +338,50 @@ def test_forward_laplacian_fails_loudly_on_an_atom_it_does_not_support():
     with pytest.raises(AssertionError) as info:
         estimator.evaluate_atoms(_separable, _point(), (atom,), jax.random.key(0))
     assert info.value.args == (atom,)
+
+
+def test_sdgd_takes_pure_partials_and_refuses_mixed_ones():
+    """SDGD samples coordinates, so it can take d_i^k u (one index) but not d_0 d_1 u."""
+    x = _point(6)
+    _, (value,) = pk.SDGD(DIM)(_space_time, x, (pk.Partial((3, 3)),), jax.random.key(0))
+    assert_close(value, jax.hessian(_space_time)(x)[3, 3], rtol=1e-10)
+    with pytest.raises(ValueError, match="SDGD cannot evaluate Partial"):
+        pk.SDGD(DIM)(_space_time, x, (pk.Partial((0, 1)),), jax.random.key(0))
+
+
+def test_hte_takes_rademacher_named_explicitly():
+    """`distribution="rademacher"` (the default, named) is accepted and exact on a diagonal
+    Hessian, like the default."""
+    x = _point(7)
+    estimator = pk.HTE(2, distribution="rademacher")
+    _, (value,) = estimator(_separable, x, (pk.Laplacian(),), jax.random.key(0))
+    assert_close(value, jnp.trace(jax.hessian(_separable)(x)), rtol=1e-10)
+
+
+def test_hte_hvp_takes_functions_without_taylor_rules():
+    """`method="hvp"` uses forward-over-reverse Hessian-vector products, so it takes
+    primitives that Taylor mode has no rule for (`jnp.sort`), where the default jets fail.
+    sum(sort(x)^3) has Hessian diag(6 x): Rademacher tangents give its trace exactly."""
+
+    def sorted_cubes(x):
+        return jnp.sum(jnp.sort(x) ** 3)
+
+    x = _point(8)
+    _, (value,) = pk.HTE(2, method="hvp")(sorted_cubes, x, (pk.Laplacian(),), jax.random.key(0))
+    assert_close(value, 6 * jnp.sum(x), rtol=1e-10)
+    with pytest.raises(KeyError):
+        pk.HTE(2)(sorted_cubes, x, (pk.Laplacian(),), jax.random.key(0))
+
+
+def test_hte_returns_the_value_when_no_operator_is_second_order():
+    x = _point(9)
+    u, (value,) = pk.HTE(2)(_separable, x, (pk.Value(),), jax.random.key(0))
+    assert_close(u, _separable(x), rtol=1e-12)
+    assert_close(value, _separable(x), rtol=1e-12)
+
+
+def test_dense_stde_biharmonic_keeps_a_float32_point_in_float32():
+    """Its Gaussian tangents take the point's dtype, though JAX's default is float64 here."""
+    x = _point(10, jnp.float32)
+    u, (value,) = pk.STDE(4, sparse=False)(_separable, x, (pk.Biharmonic(),), jax.random.key(0))
+    assert u.dtype == value.dtype == jnp.float32

@@ -146,7 +146,9 @@ class HTE(AbstractStochasticEstimator):
     - `distribution`: `"rademacher"` (default; the lowest variance for a trace) or
       `"gaussian"`.
     - `method`: `"jet"` (default; a 2-jet $(v, 0)$ gives $v^\top D^2 u\, v$ in one forward
-      pass) or `"hvp"` (forward-over-reverse Hessian-vector products).
+      pass) or `"hvp"` (forward-over-reverse Hessian-vector products, which also take
+      functions built on primitives that Taylor mode has no rule for, such as `jnp.sort`
+      or `jnp.linalg.solve`).
 
     **Reference:** Hutchinson, "A stochastic estimator of the trace of the influence matrix
     for Laplacian smoothing splines" (1990); Hu, Shi, Karniadakis, Kawaguchi, "Hutchinson
