@@ -385,3 +385,12 @@ def test_dense_stde_biharmonic_keeps_a_float32_point_in_float32():
     x = _point(10, jnp.float32)
     u, (value,) = pk.STDE(4, sparse=False)(_separable, x, (pk.Biharmonic(),), jax.random.key(0))
     assert u.dtype == value.dtype == jnp.float32
+
+
+def test_make_estimator_names_the_valid_estimators_for_an_unknown_name():
+    with pytest.raises(ValueError) as info:
+        pk.make_estimator("stde-sparse")
+    head, names = str(info.value).split("; valid names: ")
+    assert head == "unknown estimator 'stde-sparse'"
+    assert names.split(", ") == list(pk.ESTIMATORS)
+    assert pk.make_estimator("hte", 3).num_samples == 3

@@ -145,9 +145,25 @@ def score(module: str, statuses: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
+def _run(work: Path, mutants: list[str], workers: int) -> None:
+    """`mutmut run` of `mutants` (all when empty) in `work`, at the lowest priority."""
+    env = dict(os.environ)
+    # One XLA thread per test process: the run keeps to one core per worker.
+    env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false").strip()
+    # Every mutant's tests run in a fresh process; a persistent compilation cache lets it reuse
+    # the programs its mutation does not change (the cache key is the program itself).
+    env.setdefault("JAX_COMPILATION_CACHE_DIR", str(ROOT / ".mutation" / "jax-cache"))
+    env.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+    env.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "-1")
+    start = time.monotonic()
+    command = ["nice", "-n", "19", "mutmut", "run", "--max-children", str(workers), *mutants]
+    subprocess.run(command, cwd=work, env=env, check=True)
+    print(f"wall time {time.monotonic() - start:.0f} s", file=sys.stderr)
+
+
 def main() -> None:
     modules = _modules()
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("module", choices=sorted(modules))
     parser.add_argument("mutants", nargs="*", help="mutant names or globs (default: all)")
     parser.add_argument("--score-only", action="store_true", help="report the last run's score")
@@ -166,27 +182,20 @@ def main() -> None:
             _prepare(args.module, modules[args.module])
             _generate(work)
         chosen = sample(args.module, _results(work), args.sample, args.seed)
-        statuses = _results(work)
-        args.mutants = [name for name in chosen if statuses[name] in NOT_RUN]
-        print(f"sample of {len(chosen)} mutants, {len(args.mutants)} not run yet", file=sys.stderr)
-    if not args.score_only and not (chosen is not None and not args.mutants):
+    if not args.score_only:
         if chosen is None:
             _prepare(args.module, modules[args.module])
-        env = dict(os.environ)
-        # One XLA thread per test process: the run keeps to one core.
-        env["XLA_FLAGS"] = (
-            env.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false"
-        ).strip()
-        # Every mutant's tests run in a fresh process; a persistent compilation cache lets it reuse
-        # the programs its mutation does not change (the cache key is the program itself).
-        env.setdefault("JAX_COMPILATION_CACHE_DIR", str(ROOT / ".mutation" / "jax-cache"))
-        env.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
-        env.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "-1")
-        start = time.monotonic()
-        workers = str(args.workers)
-        command = ["nice", "-n", "19", "mutmut", "run", "--max-children", workers, *args.mutants]
-        subprocess.run(command, cwd=work, env=env, check=True)
-        print(f"wall time {time.monotonic() - start:.0f} s", file=sys.stderr)
+            _run(work, args.mutants, args.workers)
+        else:
+            # mutmut may reset cached results when it starts (a changed test selection or
+            # function), so a sampled run repeats until every chosen mutant has a result.
+            for _ in range(3):
+                statuses = _results(work)
+                todo = [name for name in chosen if statuses[name] in NOT_RUN]
+                print(f"sample of {len(chosen)} mutants, {len(todo)} not run yet", file=sys.stderr)
+                if not todo:
+                    break
+                _run(work, todo, args.workers)
     statuses = _results(work)
     if chosen is not None:
         statuses = {name: statuses[name] for name in chosen}
