@@ -157,3 +157,47 @@ def test_sum_jets_refuses_jets_of_different_orders():
 def test_multilinear_derivative_refuses_unpaired_multiplicities_by_name():
     with pytest.raises(ValueError, match="one multiplicity per vector, got 1 vectors"):
         pk.multilinear_derivative(jnp.sum, jnp.ones(3), (jnp.ones(3),), (1, 1))
+
+
+def _third_derivatives(x):
+    """d_j^k _f along each coordinate, k = 1, 2, 3, by nested autodiff."""
+    first = jax.grad(_f)
+    second = jax.jacfwd(first)
+    third = jax.jacfwd(second)
+    return (
+        first(x),
+        jnp.diagonal(second(x)),
+        jnp.array([third(x)[j, j, j] for j in range(DIM)]),
+    )
+
+
+def test_coordinate_jets_give_each_index_its_own_derivatives_by_default():
+    """Without `collapse`, one derivative per index (an index may repeat); a single index
+    works too."""
+    from pinnkit._taylor.base import coordinate_jets
+
+    x = jnp.array([0.3, -0.7, 1.1])
+    indices = jnp.array([2, 0, 2])
+    primal, derivatives = coordinate_jets(_f, x, indices, 3)
+    assert_close(primal, _f(x), rtol=1e-12)
+    for got, want in zip(derivatives, _third_derivatives(x), strict=True):
+        assert got.shape == (3,)
+        assert_close(got, want[indices], rtol=1e-10)
+    primal, derivatives = coordinate_jets(_f, x, jnp.array([1]), 2)
+    assert_close(primal, _f(x), rtol=1e-12)
+    assert_close(derivatives[1], _third_derivatives(x)[1][1:2], rtol=1e-10)
+
+
+def test_jets_of_a_float32_point_stay_in_float32():
+    """With float64 enabled, a float32 point keeps float32 through the generic jets and the
+    polarization path of `multilinear_derivative` (multiplicities (1, 1, 1) have no slot
+    pattern)."""
+    from pinnkit._taylor.base import coordinate_jets
+
+    x = jnp.array([0.3, -0.7, 1.1], jnp.float32)
+    primal, derivatives = coordinate_jets(_f, x, jnp.array([0, 2]), 2)
+    assert primal.dtype == jnp.float32 and all(d.dtype == jnp.float32 for d in derivatives)
+    basis = tuple(jnp.eye(DIM, dtype=jnp.float32))
+    value = pk.multilinear_derivative(_f, x, basis, (1, 1, 1))
+    assert value.dtype == jnp.float32
+    assert_close(value, jax.jacfwd(jax.jacfwd(jax.grad(_f)))(x)[0, 1, 2], rtol=1e-4, atol=1e-5)
