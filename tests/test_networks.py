@@ -163,3 +163,63 @@ def test_unit_ball_distance():
     assert pk.unit_ball_distance(jnp.array([0.6, 0.8])) == pytest.approx(0.0, abs=1e-7)
     assert pk.unit_ball_distance(jnp.zeros(3)) == 1.0
     assert pk.unit_ball_distance(jnp.array([0.5, 0.0])) == pytest.approx(0.75)
+
+
+def test_hard_initial_takes_one_space_coordinate_and_time(getkey):
+    """in_size 2, a point (x, t), is the smallest space-time input; 1 is refused."""
+    net = pk.HardInitial(pk.MLP(2, 8, 1, key=getkey()), lambda x: jnp.sin(x[0]))
+    assert net.in_size == 2
+    assert float(net(jnp.array([0.4, 0.0]))) == pytest.approx(float(jnp.sin(0.4)), rel=1e-6)
+    rejected(
+        lambda: pk.HardInitial(pk.MLP(1, 8, 1, key=getkey())),
+        r"HardInitial needs a space-time network, in_size = d \+ 1 >= 2 .*got in_size=1",
+    )
+
+
+def test_normalized_refuses_what_it_cannot_scale_by_name(getkey):
+    origin, spread = jnp.zeros(2), jnp.ones(2)
+
+    def feature(x):
+        return jnp.sum(x**2)
+
+    rejected(
+        lambda: pk.Normalized(
+            pk.MLP(2, 8, 1, key=getkey()), origin[:0], spread[:0], 1.0, feature=feature
+        ),
+        "the inner network has 2 inputs: too few for a space-time point and the feature",
+    )
+    rejected(
+        lambda: pk.Normalized(pk.MLP(1, 8, 1, key=getkey()), origin[:0], spread[:0], 1.0),
+        "the inner network has 1 inputs: too few for a space-time point$",
+    )
+    inner = pk.MLP(3, 8, 1, key=getkey())
+    rejected(lambda: pk.Normalized(inner, origin[:1], spread, 1.0), r"origin and spread must have")
+    rejected(lambda: pk.Normalized(inner, origin, spread[:1], 1.0), r"origin and spread must have")
+    rejected(lambda: pk.Normalized(inner, origin, spread, 1.0, scale=0.0), "must be nonzero")
+    rejected(lambda: pk.Normalized(inner, origin, spread, 0.0), "must be nonzero")
+    with_feature = pk.MLP(4, 8, 1, key=getkey())
+    rejected(
+        lambda: pk.Normalized(
+            with_feature, origin, spread, 1.0, feature=feature, feature_scale=0.0
+        ),
+        "must be nonzero",
+    )
+    assert pk.Normalized(with_feature, origin, spread, 1.0, feature=feature).in_size == 3
+
+
+def test_shared_first_layer_weights_start_symmetric_about_zero(getkey):
+    """The block weights are uniform on [-1/sqrt(b), 1/sqrt(b)]: both signs, mean near 0."""
+    net = pk.SharedFirstLayerMLP(400, 400, 8, 1, key=getkey())
+    weights = net.block_weight
+    limit = 1 / 20
+    assert float(jnp.max(jnp.abs(weights))) <= limit
+    assert float(jnp.min(weights)) < -0.9 * limit and float(jnp.max(weights)) > 0.9 * limit
+    assert abs(float(jnp.mean(weights))) < 5 * limit / (3 * 400) ** 0.5
+
+
+def test_shared_first_layer_jets_name_a_wrong_direction_shape(getkey):
+    net = pk.SharedFirstLayerMLP(6, 3, 8, 1, key=getkey())
+    rejected(
+        lambda: net.directional_jets(jnp.zeros(6), jnp.ones((2, 5)), 2, False),
+        r"directions must have shape \(n, 6\), got \(2, 5\)",
+    )
