@@ -331,3 +331,61 @@ def test_a_domain_without_maps_or_with_wrong_ones_is_refused():
         pk.UniformSampler(_WrongShape())(jax.random.key(0), 8)
     with rejects("_WrongShape.boundary_coordinates must be an integer >= 1"):
         pk.HaltonSampler(_WrongShape(), "boundary")
+
+
+def _uniform_cube(n, k, seed=0):
+    return jax.random.uniform(jax.random.key(seed), (n, k), minval=1e-6, maxval=1 - 1e-6)
+
+
+@pytest.mark.parametrize("dim", [2, 3, 5])
+def test_sphere_from_unit_maps_the_cube_onto_the_uniform_sphere(dim):
+    """Each of the three maps (angle, Archimedes' height and angle, Gaussian) puts every
+    point on the sphere and gives the uniform law's moments: mean 0, E[x x^T] = R^2 I / d."""
+    from pinnkit._domain.sphere import sphere_coordinates, sphere_from_unit
+
+    n, radius = 40_000, 2.0
+    x = sphere_from_unit(_uniform_cube(n, sphere_coordinates(dim)), dim, radius)
+    assert x.shape == (n, dim)
+    np.testing.assert_allclose(jnp.linalg.norm(x, axis=-1), radius, rtol=1e-5)
+    np.testing.assert_allclose(jnp.mean(x, axis=0), 0.0, atol=5 * radius / np.sqrt(n))
+    second = (x.T @ x) / n
+    np.testing.assert_allclose(second, radius**2 / dim * jnp.eye(dim), atol=0.05 * radius**2)
+
+
+def test_ball_interior_from_unit_follows_its_radial_law():
+    """P(|x| <= R/2) is 1/2 for radii uniform in [0, R] (the default) and 2^-d for the
+    uniform law in the volume; the directions are isotropic either way."""
+    n = 40_000
+    for radial, expected in (("uniform", 1 / 2), ("volume", 1 / 8)):
+        ball = pk.Ball(3, radius=2.0, radial=radial)
+        x = ball.interior_from_unit(_uniform_cube(n, ball.interior_coordinates))
+        r = jnp.linalg.norm(x, axis=-1)
+        assert x.shape == (n, 3) and bool(jnp.all(r <= 2.0 * (1 + 1e-6)))
+        inner = float(jnp.mean(r <= 1.0))
+        assert abs(inner - expected) < 5 * np.sqrt(expected * (1 - expected) / n), radial
+        np.testing.assert_allclose(jnp.mean(x, axis=0), 0.0, atol=0.05)
+        np.testing.assert_allclose(jnp.mean(x / r[:, None], axis=0), 0.0, atol=0.03)
+
+
+def test_ball_contains_its_own_sphere():
+    ball = pk.Ball(3, radius=1.5)
+    on = jnp.array([[1.5, 0.0, 0.0], [0.0, -1.5, 0.0]])
+    assert bool(jnp.all(ball.contains(on)))
+    assert not bool(jnp.any(ball.contains(on * 1.001)))
+
+
+def test_box_boundary_from_unit_stays_on_the_boundary_in_the_dtype_of_u(x64):
+    """Even at the top of u_0's range the face index stays in range, and a float32 u gives
+    float32 points though JAX's default is float64."""
+    box = pk.Box((0.0, -1.0, 2.0), (1.0, 3.0, 2.5))
+    u = jnp.array([[1.0, 0.3, 0.6], [0.999, 0.5, 0.5], [0.0, 0.2, 0.9]], jnp.float32)
+    x = box.boundary_from_unit(u)
+    assert x.dtype == jnp.float32
+    lo, hi = jnp.array(box.lower), jnp.array(box.upper)
+    on_face = jnp.any(jnp.isclose(x, lo) | jnp.isclose(x, hi), axis=1)
+    assert bool(jnp.all(on_face)) and bool(jnp.all(box.contains(x)))
+
+
+def test_box_asks_for_dim_with_float_corners():
+    with rejects("Box with float corners needs dim="):
+        pk.Box(0.0, 1.0)
