@@ -351,3 +351,15 @@ def test_an_edited_checkpoint_record_is_refused(tmp_path):
     path.write_text(json.dumps(record))
     with pytest.raises(pk.CheckpointError, match="does not match its own checksum"):
         pk.checkpoint_metadata(tmp_path)
+
+
+def test_resume_with_another_learning_rate_fails_clearly(tmp_path):
+    """Without an optimizer of its own the solver's learning rate is part of the run."""
+    network = pk.MLP(2, 4, 1, key=jax.random.key(3))
+    kwargs = dict(progress=False, checkpoint_dir=tmp_path)
+    pk.PINNSolver(_StatefulLoss(), learning_rate=1e-3, log_every=5).solve(
+        network, 10, jax.random.key(0), **kwargs
+    )
+    solver = pk.PINNSolver(_StatefulLoss(), learning_rate=2e-3, log_every=5)
+    with pytest.raises(ValueError, match=r"what differs: learning_rate \(checkpoint: 0.001"):
+        solver.solve(network, 10, jax.random.key(0), resume=True, **kwargs)

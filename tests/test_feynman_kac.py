@@ -98,3 +98,18 @@ def test_bad_input():
     rejected(lambda: pk.feynman_kac_value(u, g, f, T, key), "pass origin")
     network = get_problem("heat-quadratic", 3).network(jax.random.key(0))
     rejected(lambda: pk.feynman_kac_value(network, g, f, T, key, origin=origin), "size 4")
+
+
+def test_feynman_kac_names_its_sample_settings():
+    with pytest.raises(
+        ValueError, match="samples, chunk_size and max_chunk_numbers must be >= 1, got 0, "
+    ):
+        pk.feynman_kac_value(
+            lambda z: z[0],
+            lambda x: x[0],
+            lambda u: u,
+            1.0,
+            jax.random.key(0),
+            samples=0,
+            origin=jnp.zeros(2),
+        )

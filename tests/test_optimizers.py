@@ -174,3 +174,28 @@ def test_cli_optimizer_schedule_and_lbfgs(tmp_path, capsys):
     assert resumed.pop("config")["resume"] and not result.pop("config")["resume"]
     assert resumed == result
     capsys.readouterr()
+
+
+def test_tail_average_lands_on_the_mean_of_the_last_iterates():
+    from pinnkit._solver.optimizers import tail_average
+
+    """SGD steps of -1 per step from 0: the iterates are -1, -2, ..., -6; averaging the last
+    3 of 6 steps ends at their mean, -5. tail = 0 is SGD itself; tail outside [0, steps] and
+    an update without the parameters are refused by name."""
+    inner = optax.sgd(1.0)
+    params = jnp.zeros(())
+    for tail, expected in ((0, -6.0), (3, -5.0), (6, -3.5)):
+        averaged = tail_average(inner, 6, tail)
+        state = averaged.init(params)
+        x = params
+        for _ in range(6):
+            updates, state = averaged.update(jnp.ones(()), state, x)
+            x = optax.apply_updates(x, updates)
+        assert float(x) == pytest.approx(expected), tail
+    assert tail_average(inner, 6, 0) is inner
+    for bad in (-1, 7):
+        with pytest.raises(ValueError, match=rf"averaged steps must lie in \[0, 6\], got {bad}"):
+            tail_average(inner, 6, bad)
+    averaged = tail_average(inner, 6, 3)
+    with pytest.raises(ValueError, match=r"tail_average needs the parameters in update\("):
+        averaged.update(jnp.ones(()), averaged.init(params))

@@ -299,3 +299,29 @@ def test_a_sampler_of_another_dimension_is_refused_before_training(getkey):
     network = problem.network(getkey(), width=8, depth=1)
     with pytest.raises(ValueError, match="dimension 5, but the network takes 4"):
         pk.PINNSolver(loss).solve(network, 5, getkey(), progress=False)
+
+
+def test_solver_settings_are_checked_by_name():
+    loss = get_problem("poisson-two-body", 3, jax.random.key(0)).loss(batch_size=8)
+    from helpers import no_typecheck
+
+    with no_typecheck(), pytest.raises(TypeError, match="mesh must be a jax.sharding.Mesh or"):
+        pk.PINNSolver(loss, mesh="cpu")  # pyright: ignore[reportArgumentType]
+    mesh = jax.sharding.Mesh(np.array(jax.devices()[:1]), ("batch",))
+    assert pk.PINNSolver(loss, mesh=mesh).mesh is mesh
+    for kwargs in (dict(size=0), dict(chunk_size=0), dict(max_chunk_numbers=0)):
+        with pytest.raises(ValueError, match="size, chunk_size and max_chunk_numbers must be >= 1"):
+            sampler = pk.UniformSampler(pk.Ball(2))
+            pk.TestSet(sampler, jnp.sum, jax.random.key(0), **kwargs)  # pyright: ignore[reportArgumentType]
+
+
+def test_replicate_keeps_the_static_parts_and_places_the_arrays():
+    from pinnkit._solver.parallel import replicate
+
+    mesh = jax.sharding.Mesh(np.array(jax.devices()[:1]), ("batch",))
+    network = pk.MLP(3, 4, 1, activation="tanh", key=jax.random.key(0))
+    copy = replicate(network, mesh)
+    x = jnp.array([0.1, 0.2, 0.3])
+    assert float(copy(x)) == float(network(x))
+    for leaf in jax.tree_util.tree_leaves(eqx.filter(copy, eqx.is_array)):
+        assert isinstance(leaf.sharding, jax.sharding.NamedSharding)
