@@ -20,7 +20,10 @@ from pinnkit._bench.reports import parse_dims as parse_dims, parse_estimators as
 
 # Geometry helpers whose formulas are checked against independent ones.
 from pinnkit._domain.domains import sincos as sincos, sphere_directions as sphere_directions
-from pinnkit._domain.sphere import sphere_from_unit as sphere_from_unit
+from pinnkit._domain.sphere import (
+    sphere_coordinates as sphere_coordinates,
+    sphere_from_unit as sphere_from_unit,
+)
 
 # The coordinate draws of the sparse estimators (checked for distinctness and uniformity).
 from pinnkit._estimator.sampling import sample_coordinates as sample_coordinates
@@ -43,11 +46,18 @@ from pinnkit._run.plots import history_figure as history_figure
 # The PRNG switch of the draws (tested for equal shapes and different streams).
 from pinnkit._sampler.prng import with_prng as with_prng
 
-# The Sobol direction numbers, checked against the published table.
-from pinnkit._sampler.quasi import _sobol_directions as sobol_directions
+# The Sobol direction numbers, checked against the published table, and the map from their
+# 32-bit words to floats strictly inside (0, 1).
+from pinnkit._sampler.quasi import (
+    _sobol_directions as sobol_directions,
+    _to_unit_interval as to_unit_interval,
+)
 
 # The averaged-parameter rule of the parabolic PINN (checked against plain SGD).
 from pinnkit._solver.optimizers import tail_average as tail_average
+
+# The copy of a module onto every device of a mesh (its static parts kept).
+from pinnkit._solver.parallel import replicate as replicate
 
 # The sharded training step, run on a forced multi-device CPU mesh.
 from pinnkit._solver.pinn import _make_run as make_run, _split_batch as split_batch
@@ -55,6 +65,7 @@ from pinnkit._solver.pinn import _make_run as make_run, _split_batch as split_ba
 # Taylor mode: the jet primitives and the Faà di Bruno bookkeeping (the coefficient checked
 # against set partitions counted by brute force, the jet sum against nested jvp).
 from pinnkit._taylor import base as taylor
+from pinnkit._taylor.base import coordinate_jets as coordinate_jets
 from pinnkit._taylor.partitions import (
     count_vectors as count_vectors,
     faa_di_bruno_coefficient as faa_di_bruno_coefficient,
@@ -85,6 +96,7 @@ __all__ = [
     "annulus_three_body",
     "build_parser",
     "config_from_args",
+    "coordinate_jets",
     "count_vectors",
     "faa_di_bruno_coefficient",
     "finished",
@@ -98,11 +110,13 @@ __all__ = [
     "run_config",
     "run_isolated",
     "run_name",
+    "replicate",
     "run_parabolic",
     "sample_coordinates",
     "sincos",
     "slot_pattern",
     "sobol_directions",
+    "sphere_coordinates",
     "sphere_directions",
     "sphere_from_unit",
     "split_batch",
@@ -110,6 +124,7 @@ __all__ = [
     "tail_average",
     "taylor",
     "three_body",
+    "to_unit_interval",
     "two_body",
     "with_prng",
 ]

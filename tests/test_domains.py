@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from helpers import rejected, rejects
+from internals import sphere_coordinates, sphere_from_unit
 
 import pinnkit as pk
 
@@ -341,8 +342,6 @@ def _uniform_cube(n, k, seed=0):
 def test_sphere_from_unit_maps_the_cube_onto_the_uniform_sphere(dim):
     """Each of the three maps (angle, Archimedes' height and angle, Gaussian) puts every
     point on the sphere and gives the uniform law's moments: mean 0, E[x x^T] = R^2 I / d."""
-    from pinnkit._domain.sphere import sphere_coordinates, sphere_from_unit
-
     n, radius = 40_000, 2.0
     x = sphere_from_unit(_uniform_cube(n, sphere_coordinates(dim)), dim, radius)
     assert x.shape == (n, dim)

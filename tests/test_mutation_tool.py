@@ -22,35 +22,35 @@ def _statuses(module: str, n: int) -> dict[str, str]:
 
 def test_sample_is_a_seeded_subset_of_the_module_only():
     tool = _tool()
-    statuses = _statuses("_domain", 500) | _statuses("_network", 300)
-    first = tool.sample("_domain", statuses, 60, seed=0)
+    statuses = _statuses("problems", 500) | _statuses("extra", 300)
+    first = tool.sample("problems", statuses, 60, seed=0)
     assert len(first) == len(set(first)) == 60
-    assert all(name.startswith("pinnkit._domain.") for name in first)
-    assert first == tool.sample("_domain", statuses, 60, seed=0)
-    assert first != tool.sample("_domain", statuses, 60, seed=1)
-    assert len(tool.sample("_domain", statuses, 10_000, seed=0)) == 500
+    assert all(name.startswith("pinnkit.problems.") for name in first)
+    assert first == tool.sample("problems", statuses, 60, seed=0)
+    assert first != tool.sample("problems", statuses, 60, seed=1)
+    assert len(tool.sample("problems", statuses, 10_000, seed=0)) == 500
 
 
 def test_sample_is_uniform_over_the_module():
     # Each mutant is drawn with probability 60/500; over 200 seeds the first hundred mutants
     # (by name) hold 12 of each sample on average, with a standard error of about 0.2.
     tool = _tool()
-    statuses = _statuses("_domain", 500)
+    statuses = _statuses("problems", 500)
     names = sorted(statuses)[:100]
     counts = [
-        len(set(tool.sample("_domain", statuses, 60, seed)) & set(names)) for seed in range(200)
+        len(set(tool.sample("problems", statuses, 60, seed)) & set(names)) for seed in range(200)
     ]
     assert abs(sum(counts) / len(counts) - 12.0) < 1.0
 
 
 def test_score_leaves_out_equivalent_and_unrun_mutants(monkeypatch):
     tool = _tool()
-    prefix = "pinnkit._domain.f.x_g__mutmut_"
+    prefix = "pinnkit.problems.f.x_g__mutmut_"
     statuses = {f"{prefix}{i}": "killed" for i in range(6)}
     statuses |= {f"{prefix}6": "timeout", f"{prefix}7": "survived", f"{prefix}8": "survived"}
     statuses |= {f"{prefix}9": "not checked"}
     monkeypatch.setattr(tool, "equivalent_mutants", lambda: {f"{prefix}8": "a reason"})
-    report = tool.score("_domain", statuses)
+    report = tool.score("problems", statuses)
     # 7 killed (a timeout counts) of the 8 run and not equivalent.
     assert f"{prefix}7 (survived)" in report
     assert f"{prefix}8" not in report.splitlines()[0]
@@ -70,7 +70,7 @@ def test_lower_bound_is_the_wilson_bound():
     assert tool.lower_bound(90, 100) < tool.lower_bound(900, 1000) < 0.9
 
 
-@pytest.mark.parametrize("argv", [["_domain", "--sample", "0"], ["_domain", "--workers", "0"]])
+@pytest.mark.parametrize("argv", [["problems", "--sample", "0"], ["problems", "--workers", "0"]])
 def test_bad_arguments_are_refused(monkeypatch, argv):
     tool = _tool()
     monkeypatch.setattr("sys.argv", ["mutation.py", *argv])

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from internals import tail_average
 
 import pinnkit as pk
 from pinnkit import SolveError
@@ -177,8 +178,6 @@ def test_cli_optimizer_schedule_and_lbfgs(tmp_path, capsys):
 
 
 def test_tail_average_lands_on_the_mean_of_the_last_iterates():
-    from pinnkit._solver.optimizers import tail_average
-
     """SGD steps of -1 per step from 0: the iterates are -1, -2, ..., -6; averaging the last
     3 of 6 steps ends at their mean, -5. tail = 0 is SGD itself; tail outside [0, steps] and
     an update without the parameters are refused by name."""

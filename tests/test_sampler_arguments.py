@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import pytest
 from helpers import assert_close, rejects
+from internals import to_unit_interval
 
 import pinnkit as pk
 
@@ -171,10 +172,8 @@ def test_sobol_takes_log2_length_from_1_to_30_inclusive():
 def test_sobol_bits_map_to_cell_midpoints_strictly_inside_the_unit_interval():
     """32-bit fractions to float32: the top 23 bits, centred in their cell, so the extreme
     words give 2^-24 and 1 - 2^-24 (exact in float32), never 0 or 1."""
-    from pinnkit._sampler.quasi import _to_unit_interval
-
     words = jnp.array([[0, 2**9 - 1, 2**9, 2**32 - 1]], jnp.uint32)
-    u = _to_unit_interval(words, jnp.dtype(jnp.float32))
+    u = to_unit_interval(words, jnp.dtype(jnp.float32))
     expected = jnp.array([[2.0**-24, 2.0**-24, 3 * 2.0**-24, 1 - 2.0**-24]], jnp.float32)
     assert bool(jnp.all(u == expected)), u
 

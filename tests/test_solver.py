@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from internals import replicate
 
 import pinnkit as pk
 from pinnkit import SolveError
@@ -316,8 +317,6 @@ def test_solver_settings_are_checked_by_name():
 
 
 def test_replicate_keeps_the_static_parts_and_places_the_arrays():
-    from pinnkit._solver.parallel import replicate
-
     mesh = jax.sharding.Mesh(np.array(jax.devices()[:1]), ("batch",))
     network = pk.MLP(3, 4, 1, activation="tanh", key=jax.random.key(0))
     copy = replicate(network, mesh)

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import pytest
 from helpers import assert_close
-from internals import count_vectors, faa_di_bruno_coefficient, sum_jets, taylor
+from internals import coordinate_jets, count_vectors, faa_di_bruno_coefficient, sum_jets, taylor
 
 import pinnkit as pk
 
@@ -174,8 +174,6 @@ def _third_derivatives(x):
 def test_coordinate_jets_give_each_index_its_own_derivatives_by_default():
     """Without `collapse`, one derivative per index (an index may repeat); a single index
     works too."""
-    from pinnkit._taylor.base import coordinate_jets
-
     x = jnp.array([0.3, -0.7, 1.1])
     indices = jnp.array([2, 0, 2])
     primal, derivatives = coordinate_jets(_f, x, indices, 3)
@@ -192,8 +190,6 @@ def test_jets_of_a_float32_point_stay_in_float32():
     """With float64 enabled, a float32 point keeps float32 through the generic jets and the
     polarization path of `multilinear_derivative` (multiplicities (1, 1, 1) have no slot
     pattern)."""
-    from pinnkit._taylor.base import coordinate_jets
-
     x = jnp.array([0.3, -0.7, 1.1], jnp.float32)
     primal, derivatives = coordinate_jets(_f, x, jnp.array([0, 2]), 2)
     assert primal.dtype == jnp.float32 and all(d.dtype == jnp.float32 for d in derivatives)
