@@ -246,8 +246,8 @@ def _pinn(problem: ParabolicProblem, config: RunConfig, reference: float | None)
         result=result_name(solution.result),
         message=solution.message,
         note=(
-            "trained on x ~ N(0, 2t I): for t > 0 the origin lies off the training\n"
-            "points when d is large, so only u(0, 0) is trained there"
+            "trained at points X_t of the problem's paths from x0: for t > 0, x0 lies\n"
+            "off them when d is large, so only u(0, x0) is trained there"
         ),
         details={
             "terminal": terminal,
