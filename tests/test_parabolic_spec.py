@@ -190,6 +190,25 @@ def test_deep_bsde_loss_vanishes_at_the_exact_solution():
     assert float(bsde(network, batch, jax.random.key(3))) > 1e-3
 
 
+def test_deep_bsde_recursion_is_the_euler_scheme_of_the_bsde():
+    """Y_{n+1} = Y_n - f(t_n, X_n, Y_n, Z_n) h + Z_n . dW_n, path by path, with an f that
+    reads t, x, u and z (a recursion that dropped any of them would differ)."""
+    pde = _Rich()
+    bsde = pk.DeepBSDE(pde, num_steps=4, batch_size=3)
+    network = bsde.network(jax.random.key(0), width=6, depth=1)
+    batch = bsde.sample(jax.random.key(1))
+    times = jnp.asarray(bsde.times)
+    got = bsde.terminal_values(network, batch)
+    for p in range(3):
+        y = network.value
+        for n in range(4):
+            x = batch.x[p, n]
+            z = network.gradient_term(times[n], x)
+            h = times[n + 1] - times[n]
+            y = y - pde.nonlinearity(times[n], x, y, z) * h + z @ batch.dw[p, n]
+        assert_close(got[p], y, rtol=1e-5, atol=1e-6)
+
+
 def test_hjb_reference_by_cole_hopf_matches_gauss_hermite():
     """d = 1: u(0, 0) = -ln E[2 / (1 + 2 T Z^2)], Z ~ N(0, 1), by Gauss-Hermite here."""
     nodes, weights = np.polynomial.hermite_e.hermegauss(200)
