@@ -131,6 +131,8 @@ def test_bad_arguments():
         pk.RARSampler(base, pool_size=100, num_added=10, fraction=0.1).init(jax.random.key(0), 20)
     with rejects("population size n >= 1"):
         pk.R3Sampler(base).init(jax.random.key(0), 0)
+    # The smallest population is allowed.
+    assert pk.R3Sampler(base).init(jax.random.key(0), 1).shape == (1, 2)
 
 
 class _Bump(pk.AbstractPDE):

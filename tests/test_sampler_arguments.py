@@ -159,6 +159,16 @@ def test_halton_points_stay_inside_the_open_cube_where_float32_rounds_to_one():
     assert 0.0 < float(jnp.min(u)) and float(jnp.max(u)) < 1.0
 
 
+def test_halton_refuses_2_to_the_29_points_before_any_work():
+    """The limit is checked on the Python count, so tracing alone (no memory for 2^29 points)
+    shows where it lies: 2^29 - 1 points trace, 2^29 are refused."""
+    sampler = pk.HaltonSampler(pk.Box(0.0, 1.0, dim=1))
+    shape = jax.eval_shape(lambda key: sampler.unit_cube(key, 2**29 - 1), jax.random.key(0))
+    assert shape.shape == (2**29 - 1, 1)
+    with rejects("fewer than 2\\*\\*29 points per call, asked for 536870912"):
+        jax.eval_shape(lambda key: sampler.unit_cube(key, 2**29), jax.random.key(0))
+
+
 def test_sobol_takes_log2_length_from_1_to_30_inclusive():
     box = pk.Box(0.0, 1.0, dim=2)
     for good in (1, 30):
