@@ -92,8 +92,11 @@ def test_gradient_enhanced_term(x64, getkey):
 def test_bad_arguments():
     with pytest.raises(ValueError, match="gradient_weight=-1"):
         KdVProblem().loss(gradient_weight=-1.0)
-    with pytest.raises(ValueError, match="speed, length and duration"):
-        KdVProblem(speed=-1.0)
+    # A soliton of speed 0 is u = 0 (amplitude c/2): refused like a negative one, and so is
+    # an empty interval or horizon.
+    for bad in ({"speed": -1.0}, {"speed": 0.0}, {"length": 0.0}, {"duration": 0.0}):
+        with pytest.raises(ValueError, match="speed, length and duration > 0"):
+            KdVProblem(**bad)
 
 
 def test_short_training_reduces_the_loss(getkey):

@@ -101,7 +101,10 @@ def test_register_problem_refuses_what_it_cannot_run():
         register_problem("poisson")  # type: ignore[arg-type]
     rejected(lambda: register_problem(spec), "'poisson-two-body' is already registered")
     odd = ProblemSpec(name="mine", description="d", build=spec.build, methods=("fem",))
-    rejected(lambda: register_problem(odd), "methods must be a non-empty tuple")
+    rejected(
+        lambda: register_problem(odd),
+        "methods must be a non-empty tuple of pinn, deep-bsde, mol, galerkin; got \\('fem',\\)",
+    )
     mine = ProblemSpec(
         name="mine", description="d", build=spec.build, build_args=spec.build_args, min_dim=2
     )

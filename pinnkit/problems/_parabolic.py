@@ -24,7 +24,12 @@ from .._loss.spacetime import TerminalLoss
 from .._network.base import AbstractNetwork
 from .._network.initial import HardInitial
 from .._network.mlp import MLP
-from .._operator.parabolic import AbstractParabolicPDE, ForwardParabolicPDE, ParabolicResidual
+from .._operator.parabolic import (
+    AbstractParabolicPDE,
+    ForwardParabolicPDE,
+    ParabolicResidual,
+    ParabolicStructure,
+)
 from .._sampler.spacetime import Brownian, SDEPaths
 from .._solver.feynman_kac import FeynmanKacValue, feynman_kac_value
 from .._timestepping.discretization import Radial
@@ -195,23 +200,15 @@ class ParabolicProblem(AbstractProblem):
         equation = self.equation
         structure = equation.structure()
         x0 = np.asarray(equation.origin())
-        if (
-            self.radial_initial is not None
-            and structure.noise == "scalar"
-            and structure.constant_diffusion
-            and not structure.has_drift
-            and not np.any(x0)
-        ):
+        if self.radial_initial is not None and _brownian(structure) and not np.any(x0):
             g_of_s = self.radial_initial
             sigma2 = float(equation.diffusion(jnp.zeros(()), jnp.asarray(x0))) ** 2
             with jax.enable_x64(True):
                 return chi2_mean(
                     lambda s: float(g_of_s(jnp.asarray(sigma2 * self.T * s))), self.dim
                 )
-        exact_in_one_step = (
-            structure.noise == "scalar" and structure.constant_diffusion and not structure.has_drift
-        )
-        paths = DeepBSDE(equation, num_steps=1 if exact_in_one_step else 100, batch_size=256)
+        steps = 1 if _brownian(structure) else 100
+        paths = DeepBSDE(equation, num_steps=steps, batch_size=256)
         key = jax.random.key(0) if key is None else key
         terminal = eqx.filter_jit(
             lambda k: jnp.mean(jax.vmap(equation.terminal)(paths.sample(k).x[:, -1]))
@@ -286,7 +283,7 @@ class ParabolicProblem(AbstractProblem):
         x_0 + sW_t$, exact), else [`pinnkit.SDEPaths`][] (Euler–Maruyama). `time` fixes
         every point's time (e.g. $T$ for the terminal data)."""
         structure = self.equation.structure()
-        if structure.noise == "scalar" and structure.constant_diffusion and not structure.has_drift:
+        if _brownian(structure):
             x0 = self.equation.origin()
             sigma = float(self.equation.diffusion(jnp.zeros(()), x0))
             origin = None if not np.any(np.asarray(x0)) else x0
@@ -418,6 +415,12 @@ class ParabolicProblem(AbstractProblem):
 def _check_terminal(terminal: str) -> None:
     if terminal not in ("soft", "hard"):
         raise ValueError(f"terminal must be 'soft' or 'hard', got {terminal!r}")
+
+
+def _brownian(structure: ParabolicStructure) -> bool:
+    """Whether the forward paths are $X_t = x_0 + sW_t$ (a constant scalar $\\sigma = sI$
+    without drift), which one step of any length simulates exactly."""
+    return structure.noise == "scalar" and structure.constant_diffusion and not structure.has_drift
 
 
 def chi2_mean(fn: Callable[[float], float], dim: int) -> float:

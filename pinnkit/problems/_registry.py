@@ -241,7 +241,7 @@ def register_problem(spec: ProblemSpec) -> None:
       [`ParabolicProblem`][pinnkit.problems.ParabolicProblem] when `answer="value"`.
 
     Raises `TypeError` when `spec` is not a `ProblemSpec`, and `ValueError` when its name is
-    taken or its methods are not among `pinn`, `mol` and `galerkin`.
+    taken or its methods are not among `pinn`, `deep-bsde`, `mol` and `galerkin`.
     """
     if not isinstance(spec, ProblemSpec):
         raise TypeError(f"register_problem expects a ProblemSpec, got {type(spec).__name__}")
@@ -249,7 +249,7 @@ def register_problem(spec: ProblemSpec) -> None:
         raise ValueError(f"a problem named {spec.name!r} is already registered")
     if not spec.methods or set(spec.methods) - set(METHODS):
         raise ValueError(
-            f"ProblemSpec.methods must be a non-empty tuple of pinn, mol, galerkin; "
+            f"ProblemSpec.methods must be a non-empty tuple of {', '.join(METHODS)}; "
             f"got {spec.methods!r}"
         )
     PROBLEMS[spec.name] = spec
