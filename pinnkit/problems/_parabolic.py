@@ -200,15 +200,15 @@ class ParabolicProblem(AbstractProblem):
         equation = self.equation
         structure = equation.structure()
         x0 = np.asarray(equation.origin())
-        if self.radial_initial is not None and _brownian(structure) and not np.any(x0):
+        brownian = _brownian(structure)
+        if self.radial_initial is not None and brownian and not np.any(x0):
             g_of_s = self.radial_initial
             sigma2 = float(equation.diffusion(jnp.zeros(()), jnp.asarray(x0))) ** 2
             with jax.enable_x64(True):
                 return chi2_mean(
                     lambda s: float(g_of_s(jnp.asarray(sigma2 * self.T * s))), self.dim
                 )
-        steps = 1 if _brownian(structure) else 100
-        paths = DeepBSDE(equation, num_steps=steps, batch_size=256)
+        paths = DeepBSDE(equation, num_steps=1 if brownian else 100, batch_size=256)
         key = jax.random.key(0) if key is None else key
         terminal = eqx.filter_jit(
             lambda k: jnp.mean(jax.vmap(equation.terminal)(paths.sample(k).x[:, -1]))
